@@ -1,0 +1,82 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { NotFoundError, RequestError } from '../errors.ts';
+import type { Store } from '../store/store.ts';
+import type { Verifier } from '../verification/verifier.ts';
+import { deploymentView, type LinkBase } from './views.ts';
+import { label, validate } from './validate.ts';
+
+/** Longest `?wait=` a caller may hold a request open for, seconds. */
+export const MAX_WAIT_SECONDS = 900;
+
+const deployBody = z.strictObject({
+  environment: z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }).max(64, { error: 'must be at most 64 characters' }),
+  version: label(128),
+  service: label(128).optional(),
+  deploymentId: label(200).optional(),
+});
+
+const waitQuery = z.object({
+  wait: z
+    .string()
+    .regex(/^\d+$/, { error: 'must be a whole number of seconds' })
+    .transform(Number)
+    .pipe(z.number().max(MAX_WAIT_SECONDS, { error: `must be at most ${MAX_WAIT_SECONDS}` }))
+    .optional(),
+});
+
+const listQuery = z.object({
+  environment: z.string().max(64).optional(),
+  limit: z.string().regex(/^\d+$/, { error: 'must be a whole number' }).transform(Number).pipe(z.number().min(1).max(500)).optional(),
+});
+
+export function deploymentRoutes(deps: { store: Store; verifier: Verifier; base: LinkBase }): Router {
+  const { store, verifier, base } = deps;
+  const router = Router();
+
+  const present = (req: Parameters<LinkBase>[0], id: string) => {
+    const deployment = store.getDeployment(id);
+    if (!deployment) throw new NotFoundError('deployment', id);
+    const runs = store.runsOfDeployment(id);
+    const latest = runs.at(-1);
+    return deploymentView(base(req), deployment, latest && store.getRun(latest.id), runs);
+  };
+
+  router.post('/', async (req, res) => {
+    if (!req.is('application/json')) {
+      throw new RequestError(415, 'unsupported_media_type', 'send the deployment as JSON with Content-Type: application/json');
+    }
+    const { wait } = validate(waitQuery, req.query, 'query');
+    const body = validate(deployBody, req.body ?? {}, 'body');
+    const { deployment, created } = verifier.submit(body);
+    if (wait) {
+      const closed = new AbortController();
+      res.on('close', () => closed.abort());
+      await verifier.waitUntilDone(deployment.id, wait * 1000, closed.signal);
+    }
+    const view = present(req, deployment.id);
+    res
+      .status(view.status === 'done' ? 200 : 202)
+      .set('Location', view.links.self)
+      .set('Idempotent-Replayed', created ? 'false' : 'true')
+      .json(view);
+  });
+
+  router.get('/', (req, res) => {
+    const { environment, limit } = validate(listQuery, req.query, 'query');
+    const list = store.listDeployments({ ...(environment && { environment }), limit: limit ?? 50 });
+    res.json({ deployments: list.map((d) => present(req, d.id)) });
+  });
+
+  router.get('/:id', async (req, res) => {
+    const { wait } = validate(waitQuery, req.query, 'query');
+    if (wait && store.getDeployment(req.params.id)) {
+      const closed = new AbortController();
+      res.on('close', () => closed.abort());
+      await verifier.waitUntilDone(req.params.id, wait * 1000, closed.signal);
+    }
+    res.json(present(req, req.params.id));
+  });
+
+  return router;
+}

@@ -1,0 +1,32 @@
+import { Router } from 'express';
+import type { BrowserProbe } from '../runner/browser-probe.ts';
+import type { Store } from '../store/store.ts';
+import { describeError } from '../errors.ts';
+
+export interface Readiness {
+  /** False once shutdown began, so the load balancer stops sending work first. */
+  accepting(): boolean;
+}
+
+/** `/healthz`: the process answers. `/readyz`: it can do its job (store open, browser launches). */
+export function healthRoutes(deps: { store: Store; browser: BrowserProbe; readiness: Readiness }): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  router.get('/readyz', async (_req, res) => {
+    const checks: Record<string, { ok: boolean; error?: string }> = {};
+    try {
+      deps.store.ping();
+      checks.store = { ok: true };
+    } catch (err) {
+      checks.store = { ok: false, error: describeError(err) };
+    }
+    const browser = await deps.browser.check();
+    checks.browser = browser.ok ? { ok: true } : { ok: false, error: browser.error };
+    checks.accepting = deps.readiness.accepting() ? { ok: true } : { ok: false, error: 'shutting down' };
+    const ready = Object.values(checks).every((c) => c.ok);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
+  });
+  return router;
+}

@@ -1,0 +1,94 @@
+import type { Request } from 'express';
+import type { DeploymentRecord, RunRecord, RunWithResults } from '../store/records.ts';
+import type { FlowResult, Verdict } from '../verdict/types.ts';
+
+/** Builds absolute links: from `server.publicUrl` when set, else from the request's own host. */
+export type LinkBase = (req: Request) => string;
+
+export function linkBase(publicUrl: string | undefined): LinkBase {
+  return (req) => publicUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+}
+
+export function deploymentView(base: string, deployment: DeploymentRecord, latestRun: RunWithResults | undefined, runs: readonly RunRecord[]) {
+  return {
+    id: deployment.id,
+    deploymentId: deployment.idempotencyKey ?? null,
+    service: deployment.service,
+    environment: deployment.environment,
+    baseline: deployment.baseline ?? null,
+    version: deployment.version,
+    status: deployment.status,
+    ...verdictView(deployment.verdict),
+    supersededBy: deployment.supersededBy ?? null,
+    createdAt: deployment.createdAt,
+    startedAt: deployment.startedAt ?? null,
+    finishedAt: deployment.finishedAt ?? null,
+    run: latestRun ? runView(base, latestRun) : null,
+    runs: runs.map((r) => ({ id: r.id, status: r.status, note: r.note ?? null, link: `${base}/api/v1/runs/${r.id}` })),
+    links: {
+      self: `${base}/api/v1/deployments/${deployment.id}`,
+      ...(latestRun && { run: `${base}/api/v1/runs/${latestRun.id}` }),
+    },
+  };
+}
+
+export function runSummaryView(base: string, run: RunRecord) {
+  return {
+    id: run.id,
+    deploymentId: run.deploymentId ?? null,
+    trigger: run.trigger,
+    target: run.target,
+    environments: run.environments,
+    status: run.status,
+    verdict: run.verdict?.kind ?? null,
+    note: run.note ?? null,
+    createdAt: run.createdAt,
+    startedAt: run.startedAt ?? null,
+    finishedAt: run.finishedAt ?? null,
+    link: `${base}/api/v1/runs/${run.id}`,
+  };
+}
+
+export function runView(base: string, run: RunWithResults) {
+  const environments: Record<string, { reachability: unknown; flows: unknown[] }> = {};
+  for (const name of run.environments) {
+    environments[name] = {
+      reachability: run.reachability?.[name] ?? null,
+      flows: run.results.filter((r) => r.environment === name).map((r) => flowView(base, run.id, r)),
+    };
+  }
+  return {
+    ...runSummaryView(base, run),
+    ...verdictView(run.verdict),
+    runner: run.outcome ?? null,
+    environments,
+    diagnostics: run.diagnostics,
+  };
+}
+
+function flowView(base: string, runId: string, result: FlowResult) {
+  return {
+    flow: result.flow,
+    file: result.file,
+    line: result.line ?? null,
+    outcome: result.outcome,
+    durationMs: result.durationMs,
+    retries: result.retries,
+    error: result.error ?? null,
+    artifacts: result.artifacts.map((a) => ({
+      name: a.name,
+      contentType: a.contentType,
+      url: `${base}/api/v1/runs/${runId}/artifacts/${a.path.split('/').map(encodeURIComponent).join('/')}`,
+    })),
+  };
+}
+
+function verdictView(verdict: Verdict | undefined) {
+  return {
+    verdict: verdict?.kind ?? null,
+    reasons: verdict?.reasons ?? [],
+    ...(verdict?.kind === 'fail' && { failed: verdict.failed }),
+    ...(verdict?.kind === 'pass' && { flaky: verdict.flaky }),
+    ...(verdict?.kind === 'inconclusive' && { cause: verdict.cause }),
+  };
+}

@@ -1,0 +1,46 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * Marks every process of a run (runner, workers, browsers) through an
+ * environment variable, which children inherit. Chromium is launched in a
+ * process group of its own, so killing the runner's group does not reach it;
+ * the mark does.
+ */
+export const RUN_MARK_VAR = 'SMOKE_RUN_MARK';
+
+/** Pids of live processes whose environment holds `RUN_MARK_VAR=<value starting with prefix>`. Linux only; elsewhere none. */
+export function findMarkedProcesses(prefix: string): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const needle = `${RUN_MARK_VAR}=${prefix}`;
+  const found: number[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    try {
+      const environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
+      if (environ.split('\0').some((v) => v.startsWith(needle))) found.push(pid);
+    } catch {
+      // Gone in the meantime, or not ours to read.
+    }
+  }
+  return found;
+}
+
+/** SIGKILLs every process carrying the mark; returns how many there were. */
+export function killMarkedProcesses(prefix: string): number {
+  const pids = findMarkedProcesses(prefix);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already exited.
+    }
+  }
+  return pids.length;
+}

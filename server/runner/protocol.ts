@@ -1,0 +1,54 @@
+/**
+ * Messages the stream reporter (inside the Playwright runner process) sends
+ * to the service, one JSON object per line on file descriptor 3.
+ */
+
+export interface TestAttemptMessage {
+  readonly type: 'test';
+  readonly environment: string;
+  readonly flow: string;
+  readonly file: string;
+  readonly line: number;
+  /** 0 for the first attempt. */
+  readonly attempt: number;
+  readonly status: 'passed' | 'failed' | 'timedOut' | 'skipped' | 'interrupted';
+  readonly durationMs: number;
+  /** True when no further attempt of this test will run in this environment. */
+  readonly final: boolean;
+  /** Playwright's outcome over all attempts, on the final attempt only. */
+  readonly outcome?: 'expected' | 'unexpected' | 'flaky' | 'skipped';
+  readonly error?: string;
+  readonly attachments: readonly { name: string; contentType: string; path: string }[];
+}
+
+export type ReporterMessage =
+  | { readonly type: 'begin'; readonly tests: number }
+  | TestAttemptMessage
+  /** An error outside any test: the config or a spec failed to load, a worker crashed. */
+  | { readonly type: 'error'; readonly message: string }
+  | { readonly type: 'end'; readonly status: 'passed' | 'failed' | 'timedout' | 'interrupted' };
+
+/** The run description the service hands the wrapper config through the environment. */
+export interface RunDescription {
+  readonly runId: string;
+  readonly environments: readonly {
+    readonly name: string;
+    readonly baseURL: string;
+    readonly headers: Record<string, string>;
+    readonly storageState?: string;
+  }[];
+  readonly grep: string;
+  readonly grepInvert?: string;
+  readonly retries: number;
+  readonly workers: number;
+  readonly outputDir: string;
+  readonly reporterPath: string;
+  readonly globalTimeoutMs: number;
+  /** Set when Playwright's own Chromium is absent and the system one is used. */
+  readonly launchOptions: { executablePath?: string; args?: string[] };
+  /** When the suite is a folder of specs rather than a config file. */
+  readonly testDir?: string;
+}
+
+export const RUN_ENV_VAR = 'SMOKE_RUN';
+export const REPORT_FD = 3;

@@ -1,0 +1,269 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import type { EnvironmentConfig, SuiteConfig } from '../config/config.ts';
+import { describeError } from '../errors.ts';
+import type { FlowResult, RunnerOutcome } from '../verdict/types.ts';
+import { AttemptLog } from './attempts.ts';
+import { launchOptionsFor, type BrowserChoice } from './browser.ts';
+import { killMarkedProcesses, RUN_MARK_VAR } from './processes.ts';
+import { REPORT_FD, RUN_ENV_VAR, type ReporterMessage, type RunDescription } from './protocol.ts';
+import { wrapperConfigSource } from './wrapper-config.ts';
+
+/** Bytes of the runner's stdout/stderr kept for diagnostics; the rest is dropped. */
+const OUTPUT_TAIL_BYTES = 16 * 1024;
+/** Extra time Playwright's own globalTimeout allows beyond ours: it only matters if we are gone. */
+const GLOBAL_TIMEOUT_SLACK_MS = 30_000;
+
+export interface RunRequest {
+  readonly runId: string;
+  /** The environments to run side by side, first the target. */
+  readonly environments: readonly EnvironmentConfig[];
+  /** Where Playwright writes screenshots and traces; kept only when something failed. */
+  readonly outputDir: string;
+  readonly deadlineMs: number;
+  /** Aborting cancels the run (superseded, shutting down); its reason is recorded. */
+  readonly signal: AbortSignal;
+  readonly grep?: string;
+  readonly onResult?: (result: FlowResult) => void;
+  readonly logger: Logger;
+}
+
+export interface RunReport {
+  readonly outcome: RunnerOutcome;
+  readonly results: readonly FlowResult[];
+  /** Errors outside any test and the tail of the runner's output, for a human. */
+  readonly diagnostics: readonly string[];
+}
+
+export interface RunnerDeps {
+  readonly suite: SuiteConfig;
+  readonly browser: BrowserChoice;
+  readonly graceMs: number;
+  /** Folder for per-run temp folders; everything under it belongs to this service. */
+  readonly tmpRoot: string;
+}
+
+export interface Runner {
+  run(request: RunRequest): Promise<RunReport>;
+  /** Kills processes and removes temp folders left by an earlier incarnation that died. */
+  sweep(): number;
+}
+
+/** Runs the real Playwright Test runner as a child process, one invocation per run. */
+export function createRunner(deps: RunnerDeps): Runner {
+  const cli = resolvePlaywrightCli(deps.suite);
+  const reporterPath = siblingModule('stream-reporter');
+  return {
+    run: (request) => runOnce(deps, cli, reporterPath, request),
+    sweep() {
+      const killed = killMarkedProcesses(deps.tmpRoot);
+      rmSync(deps.tmpRoot, { recursive: true, force: true });
+      removeStaleWrappers(deps.suite);
+      return killed;
+    },
+  };
+}
+
+async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, request: RunRequest): Promise<RunReport> {
+  const { runId, logger } = request;
+  const tmpDir = path.join(deps.tmpRoot, runId);
+  mkdirSync(tmpDir, { recursive: true });
+  mkdirSync(request.outputDir, { recursive: true });
+  const wrapper = wrapperPath(deps.suite, tmpDir, runId);
+  writeFileSync(wrapper, wrapperConfigSource(deps.suite.kind === 'config' ? deps.suite.path : undefined));
+
+  const description: RunDescription = {
+    runId,
+    environments: request.environments.map((env) => ({
+      name: env.name,
+      baseURL: env.baseURL,
+      headers: Object.fromEntries(Object.entries(env.headers).map(([k, v]) => [k, v.reveal()])),
+      ...(env.storageState !== undefined && { storageState: env.storageState }),
+    })),
+    grep: request.grep ?? deps.suite.grep,
+    ...(deps.suite.grepInvert !== undefined && { grepInvert: deps.suite.grepInvert }),
+    retries: deps.suite.retries,
+    workers: deps.suite.workers,
+    outputDir: request.outputDir,
+    reporterPath,
+    globalTimeoutMs: request.deadlineMs + GLOBAL_TIMEOUT_SLACK_MS,
+    launchOptions: launchOptionsFor(deps.browser),
+    ...(deps.suite.kind === 'directory' && { testDir: deps.suite.path }),
+  };
+
+  const child = spawn(process.execPath, [cli, 'test', '--config', wrapper], {
+    cwd: path.dirname(wrapper),
+    env: {
+      ...process.env,
+      [RUN_ENV_VAR]: JSON.stringify(description),
+      [RUN_MARK_VAR]: tmpDir,
+      TMPDIR: tmpDir,
+      FORCE_COLOR: '0',
+      // The team's config may read CI to pick retries or reporters; the service decides those.
+      CI: '1',
+    },
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    // Its own process group, so a stop reaches its workers too.
+    detached: true,
+  });
+
+  const attempts = new AttemptLog(request.outputDir);
+  const results: FlowResult[] = [];
+  const runnerErrors: string[] = [];
+  let endStatus: string | undefined;
+  const stdout = tail(child.stdout);
+  const stderr = tail(child.stderr);
+  const reports = readline.createInterface({ input: child.stdio[REPORT_FD] as NodeJS.ReadableStream });
+  const reportsDone = new Promise<void>((resolve) => reports.once('close', resolve));
+  reports.on('line', (line) => {
+    let message: ReporterMessage;
+    try {
+      message = JSON.parse(line) as ReporterMessage;
+    } catch {
+      runnerErrors.push(`unreadable report line: ${line.slice(0, 200)}`);
+      return;
+    }
+    if (message.type === 'test') {
+      const result = attempts.add(message);
+      if (result) {
+        results.push(result);
+        request.onResult?.(result);
+      }
+    } else if (message.type === 'error') runnerErrors.push(message.message);
+    else if (message.type === 'end') endStatus = message.status;
+  });
+
+  let stopped: RunnerOutcome | undefined;
+  let killTimer: NodeJS.Timeout | undefined;
+  const stop = (why: RunnerOutcome) => {
+    if (stopped || child.exitCode !== null) return;
+    stopped = why;
+    logger.info({ reason: why }, 'stopping runner');
+    signalGroup(child.pid, 'SIGINT');
+    killTimer = setTimeout(() => signalGroup(child.pid, 'SIGKILL'), deps.graceMs);
+  };
+  const deadline = setTimeout(() => stop({ kind: 'deadline', seconds: Math.round(request.deadlineMs / 1000) }), request.deadlineMs);
+  const onAbort = () => stop({ kind: 'cancelled', reason: describeError(request.signal.reason ?? 'cancelled') });
+  if (request.signal.aborted) onAbort();
+  else request.signal.addEventListener('abort', onAbort, { once: true });
+
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>((resolve) => {
+    child.once('error', (err) => resolve({ code: null, signal: null, spawnError: err }));
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  await reportsDone;
+  clearTimeout(deadline);
+  clearTimeout(killTimer);
+  request.signal.removeEventListener('abort', onAbort);
+
+  const leftovers = killMarkedProcesses(tmpDir);
+  if (leftovers > 0) logger.warn({ leftovers }, 'killed processes the runner left behind');
+  cleanUp(wrapper, tmpDir, request.outputDir);
+
+  const diagnostics = [...runnerErrors];
+  const errTail = stderr().trim();
+  if (errTail) diagnostics.push(`runner stderr (last ${OUTPUT_TAIL_BYTES} bytes):\n${errTail}`);
+  const outTail = stdout().trim();
+  if (outTail) diagnostics.push(`runner stdout (last ${OUTPUT_TAIL_BYTES} bytes):\n${outTail}`);
+
+  const outcome = stopped ?? classifyExit(exit, endStatus, runnerErrors, errTail);
+  logger.debug({ exit: { code: exit.code, signal: exit.signal }, endStatus, outcome }, 'runner exited');
+  return { outcome, results, diagnostics };
+}
+
+/**
+ * Playwright exits 1 when tests fail, which is the flows' business, not a
+ * fault. A fault is a run that did not finish on its own terms: no end
+ * report, an interrupted or timed-out end, errors outside any test.
+ */
+function classifyExit(
+  exit: { code: number | null; signal: NodeJS.Signals | null; spawnError?: Error },
+  endStatus: string | undefined,
+  runnerErrors: string[],
+  stderr: string,
+): RunnerOutcome {
+  if (exit.spawnError) return { kind: 'fault', reason: `could not start the Playwright runner: ${exit.spawnError.message}` };
+  if (runnerErrors.length > 0) return { kind: 'fault', reason: `the suite reported errors outside any flow: ${firstLine(runnerErrors[0]!)}` };
+  if (endStatus === undefined) {
+    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+    const hint = firstLine(stderr.split('\n').find((l) => /error/i.test(l)) ?? stderr);
+    return { kind: 'fault', reason: `the Playwright runner ${how} before finishing${hint ? `: ${hint}` : ''}` };
+  }
+  if (endStatus === 'interrupted' || endStatus === 'timedout') {
+    return { kind: 'fault', reason: `the Playwright runner ended ${endStatus}` };
+  }
+  return { kind: 'completed' };
+}
+
+function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // The group is already gone.
+  }
+}
+
+function tail(stream: NodeJS.ReadableStream | null): () => string {
+  let kept = '';
+  stream?.setEncoding('utf8');
+  stream?.on('data', (chunk: string) => {
+    kept = (kept + chunk).slice(-OUTPUT_TAIL_BYTES);
+  });
+  return () => kept;
+}
+
+function firstLine(text: string): string {
+  return (text.split('\n').find((l) => l.trim()) ?? '').trim().slice(0, 300);
+}
+
+const WRAPPER_PREFIX = '.smoke-run-';
+
+function wrapperPath(suite: SuiteConfig, tmpDir: string, runId: string): string {
+  if (suite.kind === 'directory') return path.join(tmpDir, `${WRAPPER_PREFIX}${runId}.config.mjs`);
+  const ext = path.extname(suite.path) || '.js';
+  return path.join(path.dirname(suite.path), `${WRAPPER_PREFIX}${runId}.config${ext}`);
+}
+
+function removeStaleWrappers(suite: SuiteConfig): void {
+  if (suite.kind !== 'config') return;
+  const dir = path.dirname(suite.path);
+  try {
+    for (const name of readdirSync(dir)) if (name.startsWith(WRAPPER_PREFIX)) rmSync(path.join(dir, name), { force: true });
+  } catch {
+    // The suite folder is missing: the first run will say so.
+  }
+}
+
+function cleanUp(wrapper: string, tmpDir: string, outputDir: string): void {
+  rmSync(wrapper, { force: true });
+  rmSync(tmpDir, { recursive: true, force: true });
+  // Playwright's bookkeeping for --last-failed; means nothing to the service.
+  rmSync(path.join(outputDir, '.last-run.json'), { force: true });
+  try {
+    if (readdirSync(outputDir).length === 0) rmSync(outputDir, { recursive: true, force: true });
+  } catch {
+    // Never created: nothing failed.
+  }
+}
+
+/** The team's own @playwright/test when it has one: two copies in one run refuse to load. */
+function resolvePlaywrightCli(suite: SuiteConfig): string {
+  const from = suite.kind === 'directory' ? suite.path : path.dirname(suite.path);
+  try {
+    return createRequire(path.join(from, 'package.json')).resolve('@playwright/test/cli');
+  } catch {
+    return createRequire(import.meta.url).resolve('@playwright/test/cli');
+  }
+}
+
+/** A module next to this one, in whatever form this one runs (TypeScript under tsx, JavaScript when built). */
+function siblingModule(name: string): string {
+  const self = fileURLToPath(import.meta.url);
+  return path.join(path.dirname(self), `${name}${path.extname(self)}`);
+}
