@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.ts';
+import { valueAt } from '../zod-issues.ts';
 import { expandEnv } from './expand.ts';
 import { configSchema, type RawConfig } from './schema.ts';
 import { Secret } from './secret.ts';
@@ -79,7 +80,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const expanded = expandEnv(document, env);
   const result = configSchema.safeParse(expanded);
   if (!result.success) {
-    const issues = result.error.issues.map(formatIssue);
+    const issues = result.error.issues.map((issue) => formatIssue(issue, expanded));
     throw new ConfigError(`invalid config ${file}:\n  ${issues.join('\n  ')}`, issues);
   }
   return finish(result.data, file);
@@ -124,12 +125,12 @@ function finish(raw: RawConfig, file: string): Config {
   });
 }
 
-function formatIssue(issue: z.core.$ZodIssue): string {
+function formatIssue(issue: z.core.$ZodIssue, input: unknown): string {
   const key = issue.path.map(String).join('.') || '(top level)';
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((k) => `${issue.path.length ? `${key}.` : ''}${k}: unknown key (check its spelling)`).join('\n  ');
   }
-  if (issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined) return `${key}: is required`;
+  if (issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined) return `${key}: is required`;
   if (issue.code === 'invalid_key') return `${key}: ${issue.issues[0]?.message ?? issue.message}`;
   return `${key}: ${issue.message}`;
 }

@@ -126,6 +126,7 @@ function quote(flow: string): string {
 
 function short(error: string | undefined): string {
   if (!error) return 'no error message';
-  const oneLine = error.replace(/\s+/g, ' ').trim();
+  // Playwright's call log repeats the assertion step by step: the reason needs only the assertion.
+  const oneLine = error.split(/\n\s*Call log:/)[0]!.replace(/\s+/g, ' ').trim();
   return oneLine.length > REASON_ERROR_CHARS ? `${oneLine.slice(0, REASON_ERROR_CHARS - 1)}…` : oneLine;
 }
