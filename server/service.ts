@@ -96,7 +96,7 @@ function listen(app: ReturnType<typeof createApp>, host: string, port: number): 
  * and kill what a crashed one left running; short, because Chromium puts
  * sockets under it and socket paths are limited to ~100 bytes.
  */
-function tmpRootFor(config: Config): string {
+export function tmpRootFor(config: Config): string {
   const id = createHash('sha256').update(config.storage.database).digest('hex').slice(0, 10);
   return path.join(os.tmpdir(), `smoke-${id}`);
 }

@@ -9,15 +9,14 @@ const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /** A whole number, also when it arrives as a string from `${VAR}` expansion. */
 const count = (min: number, max: number) =>
-  z
-    .union([z.number(), z.string().regex(/^\d+$/, { error: 'must be a whole number' }).transform(Number)])
-    .pipe(
-      z
-        .number({ error: 'must be a number' })
-        .int({ error: 'must be a whole number' })
-        .min(min, { error: `must be at least ${min}` })
-        .max(max, { error: `must be at most ${max}` }),
-    );
+  z.preprocess(
+    (value) => (typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value),
+    z
+      .number({ error: 'must be a whole number' })
+      .int({ error: 'must be a whole number' })
+      .min(min, { error: `must be at least ${min}` })
+      .max(max, { error: `must be at most ${max}` }),
+  );
 
 const httpUrl = z
   .string({ error: 'must be an http(s) URL' })

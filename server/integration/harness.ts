@@ -44,8 +44,17 @@ export interface Workspace {
   remove(): void;
 }
 
-/** A temp folder with a smoke config for the repo's demo suite against the given environments. */
-export function workspace(environments: Record<string, { baseURL: string; baseline?: string }>, extra = ''): Workspace {
+export interface WorkspaceOptions {
+  readonly deadlineSeconds?: number;
+  readonly apiToken?: string;
+  /** The suite's Playwright config or folder; the repo's demo suite by default. */
+  readonly suite?: string;
+  readonly retries?: number;
+  readonly grep?: string;
+}
+
+/** A temp folder with a smoke config for a suite (the repo's demo one by default) against the given environments. */
+export function workspace(environments: Record<string, { baseURL: string; baseline?: string }>, options: WorkspaceOptions = {}): Workspace {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'smoke-it-'));
   const envYaml = Object.entries(environments)
     .map(([name, env]) => `  ${name}:\n    baseURL: ${env.baseURL}\n${env.baseline ? `    baseline: ${env.baseline}\n` : ''}`)
@@ -57,18 +66,18 @@ export function workspace(environments: Record<string, { baseURL: string; baseli
 server:
   host: 127.0.0.1
   port: \${SMOKE_TEST_PORT:-0}
-suite:
-  config: ${path.join(REPO, 'playwright.config.ts')}
-  retries: 2
+${options.apiToken ? `  apiToken: ${options.apiToken}\n` : ''}suite:
+  config: ${options.suite ?? path.join(REPO, 'playwright.config.ts')}
+  grep: "${options.grep ?? '@critical'}"
+  retries: ${options.retries ?? 2}
   workers: 2
 runs:
-  deadlineSeconds: 120
+  deadlineSeconds: ${options.deadlineSeconds ?? 120}
   graceSeconds: 5
   reachabilityTimeoutSeconds: 3
 storage:
   database: ./data/smoke.db
   artifacts: ./data/artifacts
-${extra}
 environments:
 ${envYaml}`,
   );

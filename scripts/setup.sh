@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what smoke needs on a fresh machine, and nothing when it is there:
+# the npm packages, then a Chromium (Playwright's own where its download
+# works, else the distribution's `chromium` package).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund
+fi
+
+has_browser() {
+  node -e '
+    const fs = require("fs");
+    let bundled = "";
+    try { bundled = require("playwright-core").chromium.executablePath(); } catch {}
+    const found = [bundled, process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"].some((p) => p && fs.existsSync(p));
+    process.exit(found ? 0 : 1);
+  '
+}
+
+if has_browser; then
+  exit 0
+fi
+
+echo "setup: no Chromium found; trying Playwright's installer"
+if timeout 300 npx --no-install playwright install chromium >/tmp/smoke-playwright-install.log 2>&1 && has_browser; then
+  exit 0
+fi
+
+echo "setup: Playwright's download is not reachable here; installing the distribution's chromium package"
+sudo_cmd=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo_cmd="sudo"
+fi
+if command -v apt-get >/dev/null 2>&1; then
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium
+else
+  echo "setup: no apt-get either: install Chromium yourself and set CHROMIUM_PATH" >&2
+  exit 1
+fi
+has_browser || { echo "setup: Chromium is still missing after the install" >&2; exit 1; }

@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { inspect } from 'node:util';
+import { describe, it } from 'node:test';
+import { ConfigError } from '../errors.ts';
+import { loadConfig, parseConfig } from './config.ts';
+
+const FILE = '/etc/smoke/smoke.config.yaml';
+const MINIMAL = 'environments:\n  production:\n    baseURL: https://shop.example.com\n';
+
+function issuesOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfig(text, FILE, env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
+    return err.issues.length > 0 ? [...err.issues] : [err.message];
+  }
+  assert.fail('expected the config to be refused');
+}
+
+describe('config validation', () => {
+  const refused: { name: string; text: string; env?: NodeJS.ProcessEnv; issue: string }[] = [
+    { name: 'no environments', text: 'service: shop\n', issue: 'environments: is required' },
+    { name: 'empty environments', text: 'environments: {}\n', issue: 'environments: must define at least one environment' },
+    {
+      name: 'baseURL not http(s)',
+      text: 'environments:\n  canary:\n    baseURL: ftp://x\n',
+      issue: 'environments.canary.baseURL: must be an http(s) URL',
+    },
+    { name: 'baseURL missing', text: 'environments:\n  canary:\n    baseline: canary\n', issue: 'environments.canary.baseURL: is required' },
+    {
+      name: 'baseline that does not exist',
+      text: `${MINIMAL}  canary:\n    baseURL: http://c\n    baseline: prod\n`,
+      issue: "environments.canary.baseline: names 'prod', which is not an environment (known: production, canary)",
+    },
+    {
+      name: 'baseline of itself',
+      text: 'environments:\n  canary:\n    baseURL: http://c\n    baseline: canary\n',
+      issue: 'environments.canary.baseline: must name another environment, not itself',
+    },
+    { name: 'misspelt key', text: `${MINIMAL}suite:\n  retires: 2\n`, issue: 'suite.retires: unknown key (check its spelling)' },
+    { name: 'unknown top-level key', text: `${MINIMAL}enviroments: {}\n`, issue: 'enviroments: unknown key (check its spelling)' },
+    { name: 'negative retries', text: `${MINIMAL}suite:\n  retries: -1\n`, issue: 'suite.retries: must be at least 0' },
+    { name: 'fractional workers', text: `${MINIMAL}suite:\n  workers: 1.5\n`, issue: 'suite.workers: must be a whole number' },
+    { name: 'port out of range', text: `${MINIMAL}server:\n  port: 70000\n`, issue: 'server.port: must be at most 65535' },
+    { name: 'port not a number', text: `${MINIMAL}server:\n  port: http\n`, issue: 'server.port: must be a whole number' },
+    { name: 'deadline too short', text: `${MINIMAL}runs:\n  deadlineSeconds: 1\n`, issue: 'runs.deadlineSeconds: must be at least 5' },
+    { name: 'short api token', text: `${MINIMAL}server:\n  apiToken: abc\n`, issue: 'server.apiToken: must be at least 16 characters' },
+    {
+      name: 'environment name with capitals',
+      text: 'environments:\n  Canary:\n    baseURL: http://c\n',
+      issue: 'environments.Canary: environment names must be lower-case letters, digits, - or _',
+    },
+    {
+      name: 'bad header name',
+      text: `${MINIMAL}    headers:\n      "x bad": y\n`,
+      issue: 'environments.production.headers.x bad: must be a valid HTTP header name',
+    },
+    {
+      name: 'unset environment variable',
+      text: `${MINIMAL}server:\n  apiToken: \${SMOKE_API_TOKEN}\n`,
+      issue: 'server.apiToken: environment variable SMOKE_API_TOKEN is not set (use ${SMOKE_API_TOKEN:-default} for a default)',
+    },
+    { name: 'not a mapping', text: '- a\n- b\n', issue: `${FILE}: the top level must be a mapping of keys (service, server, suite, environments, …)` },
+  ];
+
+  for (const c of refused) {
+    it(`refuses ${c.name}`, () => {
+      const issues = issuesOf(c.text, c.env);
+      assert.ok(issues.includes(c.issue), `expected "${c.issue}" among:\n${issues.join('\n')}`);
+    });
+  }
+
+  it('reports every problem at once, not one per start', () => {
+    const issues = issuesOf('environments:\n  canary:\n    baseURL: nope\nsuite:\n  retries: -1\n  grepp: x\n');
+    assert.equal(issues.length, 3);
+  });
+
+  it('names the line of a YAML syntax error', () => {
+    const [issue] = issuesOf('environments:\n  canary: [\n');
+    assert.match(issue!, /line \d+/);
+  });
+
+  it('fills every default and resolves paths against the config file', () => {
+    const config = parseConfig(MINIMAL, FILE, {});
+    assert.equal(config.service, 'app');
+    assert.deepEqual({ ...config.server }, { host: '0.0.0.0', port: 8080 });
+    assert.equal(config.suite.path, '/etc/smoke/playwright.config.ts');
+    assert.equal(config.suite.kind, 'config');
+    assert.equal(config.suite.grep, '@critical');
+    assert.equal(config.suite.retries, 2);
+    assert.equal(config.suite.workers, 2);
+    assert.deepEqual({ ...config.runs }, { deadlineSeconds: 300, concurrency: 2, graceSeconds: 10, reachabilityTimeoutSeconds: 10, resumeAttempts: 1 });
+    assert.equal(config.storage.database, '/etc/smoke/data/smoke.db');
+    assert.equal(config.storage.artifacts, '/etc/smoke/data/artifacts');
+    assert.deepEqual(config.environments.production!.headers, {});
+  });
+
+  it('is frozen all the way down', () => {
+    const config = parseConfig(MINIMAL, FILE, {});
+    assert.ok(Object.isFrozen(config));
+    assert.ok(Object.isFrozen(config.environments.production));
+    assert.throws(() => {
+      (config.runs as { concurrency: number }).concurrency = 99;
+    }, TypeError);
+  });
+
+  it('expands ${VAR} and ${VAR:-default}, with $$ as a literal dollar', () => {
+    const config = parseConfig(
+      `server:\n  port: \${PORT}\n  publicUrl: \${PUBLIC:-http://smoke.internal:8080/}\nenvironments:\n  canary:\n    baseURL: \${CANARY_URL}\n    headers:\n      x-price: "$$5"\n`,
+      FILE,
+      { PORT: '9090', CANARY_URL: 'https://canary.example.com' },
+    );
+    assert.equal(config.server.port, 9090);
+    assert.equal(config.server.publicUrl, 'http://smoke.internal:8080');
+    assert.equal(config.environments.canary!.baseURL, 'https://canary.example.com');
+    assert.equal(config.environments.canary!.headers['x-price']!.reveal(), '$5');
+  });
+
+  it('keeps secrets out of every printed form', () => {
+    const config = parseConfig(
+      `server:\n  apiToken: \${TOKEN}\nenvironments:\n  canary:\n    baseURL: http://c\n    headers:\n      authorization: Bearer \${TOKEN}\n`,
+      FILE,
+      { TOKEN: 'super-secret-token-value' },
+    );
+    for (const printed of [JSON.stringify(config), inspect(config, { depth: 10 }), String(config.server.apiToken)]) {
+      assert.ok(!printed.includes('super-secret-token-value'), printed);
+    }
+    assert.equal(config.server.apiToken!.reveal(), 'super-secret-token-value');
+  });
+
+  it('reads a file from disk and says when it is missing', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'smoke-config-'));
+    const file = path.join(dir, 'smoke.config.yaml');
+    writeFileSync(file, `${MINIMAL}suite:\n  config: .\n`);
+    const config = loadConfig(file, {});
+    assert.equal(config.suite.kind, 'directory');
+    assert.equal(config.suite.path, dir);
+    assert.throws(() => loadConfig(path.join(dir, 'missing.yaml')), /cannot read config file .*missing\.yaml: ENOENT/);
+  });
+});

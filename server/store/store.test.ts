@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { openStore } from './store.ts';
+
+const tempDb = () => path.join(mkdtempSync(path.join(os.tmpdir(), 'smoke-store-')), 'nested', 'smoke.db');
+
+describe('store', () => {
+  it('keeps deployments, runs, results and verdicts across a reopen of the file', () => {
+    const file = tempDb();
+    const store = openStore(file);
+    const { deployment, run } = store.createDeployment({ service: 'shop', environment: 'canary', baseline: 'production', version: '1.0.0' });
+    assert.ok(run);
+    assert.deepEqual(run.environments, ['canary', 'production']);
+    store.markRunRunning(run.id);
+    store.recordFlowResult(run.id, { environment: 'canary', flow: 'f', file: 'f.spec.ts', outcome: 'failed', durationMs: 12.6, retries: 2, error: 'boom', artifacts: [] });
+    // A result recorded twice (a replayed report line) replaces, never duplicates.
+    store.recordFlowResult(run.id, { environment: 'canary', flow: 'f', file: 'f.spec.ts', outcome: 'failed', durationMs: 13, retries: 2, error: 'boom', artifacts: [] });
+    const verdict = { kind: 'fail' as const, reasons: ['r'], failed: [{ flow: 'f', environment: 'canary' }] };
+    store.finishRun(run.id, { status: 'done', verdict, outcome: { kind: 'completed' } });
+    store.finishDeployment(deployment.id, verdict);
+    store.close();
+
+    const reopened = openStore(file);
+    const again = reopened.getDeployment(deployment.id)!;
+    assert.equal(again.status, 'done');
+    assert.deepEqual(again.verdict, verdict);
+    const stored = reopened.getRun(run.id)!;
+    assert.equal(stored.status, 'done');
+    assert.equal(stored.results.length, 1);
+    assert.equal(stored.results[0]!.durationMs, 13);
+    reopened.close();
+  });
+
+  it('returns the existing deployment for a known idempotency key', () => {
+    const store = openStore(tempDb());
+    const first = store.createDeployment({ idempotencyKey: 'k', service: 's', environment: 'canary', version: '1' });
+    const second = store.createDeployment({ idempotencyKey: 'k', service: 's', environment: 'canary', version: '1' });
+    assert.equal(first.created, true);
+    assert.equal(second.created, false);
+    assert.equal(second.deployment.id, first.deployment.id);
+    assert.equal(second.run, undefined);
+    assert.equal(store.listRuns({ limit: 10 }).length, 1);
+  });
+
+  it('never finishes a run or deployment twice', () => {
+    const store = openStore(tempDb());
+    const { deployment, run } = store.createDeployment({ service: 's', environment: 'canary', version: '1' });
+    store.finishRun(run!.id, { status: 'cancelled', note: 'first' });
+    store.finishRun(run!.id, { status: 'done', note: 'second' });
+    assert.equal(store.getRun(run!.id)!.note, 'first');
+    store.finishDeployment(deployment.id, undefined, 'dep_newer');
+    store.finishDeployment(deployment.id, { kind: 'pass', reasons: [], flaky: [] });
+    assert.equal(store.getDeployment(deployment.id)!.verdict, undefined);
+    assert.equal(store.getDeployment(deployment.id)!.supersededBy, 'dep_newer');
+  });
+
+  it('lists runs newest first, by any environment they touched', () => {
+    const store = openStore(tempDb());
+    store.createDeployment({ service: 's', environment: 'canary', baseline: 'production', version: '1' });
+    store.createDeployment({ service: 's', environment: 'staging', version: '2' });
+    store.createRun({ trigger: 'schedule', target: 'prod_eu', environments: ['prod_eu'] });
+    assert.deepEqual(store.listRuns({ limit: 10 }).map((r) => r.target), ['prod_eu', 'staging', 'canary']);
+    assert.deepEqual(store.listRuns({ environment: 'production', limit: 10 }).map((r) => r.target), ['canary']);
+    // `_` is a LIKE wildcard; the filter must not treat it as one.
+    assert.deepEqual(store.listRuns({ environment: 'prod-eu', limit: 10 }), []);
+  });
+
+  it('refuses a database written by a newer schema', () => {
+    const file = tempDb();
+    openStore(file).close();
+    const raw = new Database(file);
+    raw.pragma('user_version = 999');
+    raw.close();
+    assert.throws(() => openStore(file), (err: Error) => /cannot open the SQLite store/.test(err.message) && /newer smoke/.test(String((err.cause as Error).message)));
+  });
+});
