@@ -9,6 +9,7 @@ import { chooseBrowser, type BrowserChoice } from './runner/browser.ts';
 import { createBrowserProbe } from './runner/browser-probe.ts';
 import { createRunner } from './runner/runner.ts';
 import { openStore, type Store } from './store/store.ts';
+import type { RunObserver } from './verification/observer.ts';
 import { createVerifier, type Verifier } from './verification/verifier.ts';
 
 export interface Service {
@@ -44,7 +45,8 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
     graceMs: config.runs.graceSeconds * 1000,
     tmpRoot: tmpRootFor(config),
   });
-  const verifier = createVerifier({ config, store, runner, logger: logger.child({ subsystem: 'verifier' }) });
+  const observers: RunObserver[] = [];
+  const verifier = createVerifier({ config, store, runner, observers, logger: logger.child({ subsystem: 'verifier' }) });
   verifier.recover();
 
   let accepting = true;

@@ -59,4 +59,8 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (run_id, environment, flow)
   );
   `,
+  `
+  ALTER TABLE runs ADD COLUMN schedule TEXT;
+  ALTER TABLE runs ADD COLUMN grep TEXT;
+  `,
 ];

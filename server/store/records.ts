@@ -28,6 +28,10 @@ export interface RunRecord {
   readonly target: string;
   /** Target first, then its baseline when it has one. */
   readonly environments: readonly string[];
+  /** The schedule that started it, for scheduled runs. */
+  readonly schedule?: string;
+  /** Overrides the suite's grep for this run. */
+  readonly grep?: string;
   readonly status: RunStatus;
   readonly verdict?: Verdict;
   readonly outcome?: RunnerOutcome;

@@ -15,6 +15,15 @@ export interface NewDeployment {
   readonly version: string;
 }
 
+export interface NewRun {
+  readonly deploymentId?: string;
+  readonly trigger: RunTrigger;
+  readonly target: string;
+  readonly environments: readonly string[];
+  readonly schedule?: string;
+  readonly grep?: string;
+}
+
 export interface RunEnd {
   readonly status: Extract<RunStatus, 'done' | 'cancelled' | 'interrupted'>;
   readonly verdict?: Verdict;
@@ -34,7 +43,7 @@ export interface Store {
   markDeploymentRunning(id: string): void;
   finishDeployment(id: string, verdict: Verdict | undefined, supersededBy?: string): void;
 
-  createRun(input: { deploymentId?: string; trigger: RunTrigger; target: string; environments: readonly string[] }): RunRecord;
+  createRun(input: NewRun): RunRecord;
   getRun(id: string): RunWithResults | undefined;
   listRuns(filter: { environment?: string; limit: number }): RunRecord[];
   runsOfDeployment(deploymentId: string): RunRecord[];
@@ -74,8 +83,8 @@ export function openStore(file: string): Store {
     deploymentById: db.prepare('SELECT * FROM deployments WHERE id = ?'),
     deploymentByKey: db.prepare('SELECT * FROM deployments WHERE idempotency_key = ?'),
     insertRun: db.prepare(
-      `INSERT INTO runs (id, seq, deployment_id, trigger, target, environments_json, status, created_at)
-       VALUES (@id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM runs), @deploymentId, @trigger, @target, @environments, 'queued', @now)`,
+      `INSERT INTO runs (id, seq, deployment_id, trigger, target, environments_json, schedule, grep, status, created_at)
+       VALUES (@id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM runs), @deploymentId, @trigger, @target, @environments, @schedule, @grep, 'queued', @now)`,
     ),
     runById: db.prepare('SELECT * FROM runs WHERE id = ?'),
     resultsOfRun: db.prepare('SELECT * FROM flow_results WHERE run_id = ? ORDER BY recorded_at, environment, flow'),
@@ -105,7 +114,7 @@ export function openStore(file: string): Store {
     return { deployment: toDeployment(q.deploymentById.get(id) as Row), run, created: true };
   });
 
-  function insertRun(input: { deploymentId?: string; trigger: RunTrigger; target: string; environments: readonly string[] }): RunRecord {
+  function insertRun(input: NewRun): RunRecord {
     const id = newId('run');
     q.insertRun.run({
       id,
@@ -113,6 +122,8 @@ export function openStore(file: string): Store {
       trigger: input.trigger,
       target: input.target,
       environments: JSON.stringify(input.environments),
+      schedule: input.schedule ?? null,
+      grep: input.grep ?? null,
       now: now(),
     });
     return toRun(q.runById.get(id) as Row);
@@ -248,6 +259,8 @@ function toRun(row: Row): RunRecord {
     trigger: row.trigger as RunTrigger,
     target: row.target as string,
     environments: JSON.parse(row.environments_json as string) as string[],
+    schedule: optional<string>(row.schedule),
+    grep: optional<string>(row.grep),
     status: row.status as RunStatus,
     verdict: optional(row.verdict_json, (v: string) => JSON.parse(v) as Verdict),
     outcome: optional(row.outcome_json, (v: string) => JSON.parse(v) as RunnerOutcome),

@@ -4,11 +4,12 @@ import type { Logger } from 'pino';
 import type { Config, EnvironmentConfig } from '../config/config.ts';
 import { RequestError } from '../errors.ts';
 import type { Runner } from '../runner/runner.ts';
-import type { DeploymentRecord, RunRecord } from '../store/records.ts';
+import type { DeploymentRecord, RunRecord, RunTrigger, RunWithResults } from '../store/records.ts';
 import type { Store } from '../store/store.ts';
 import { checkReachable } from '../runner/reachability.ts';
 import { judge } from '../verdict/judge.ts';
 import type { Reachability, Verdict } from '../verdict/types.ts';
+import { notifier, type RunObserver } from './observer.ts';
 
 export interface DeployRequest {
   readonly environment: string;
@@ -18,9 +19,24 @@ export interface DeployRequest {
   readonly deploymentId?: string;
 }
 
+export interface RunRequest {
+  readonly trigger: Exclude<RunTrigger, 'deploy'>;
+  /** The environment to check; its baseline runs beside it when it has one. */
+  readonly environment: string;
+  readonly schedule?: string;
+  /** Overrides the suite's grep for this run. */
+  readonly grep?: string;
+}
+
 export interface Verifier {
   /** Records the deploy and queues its verification; a known key returns the deployment it started. */
   submit(request: DeployRequest): { deployment: DeploymentRecord; created: boolean };
+  /**
+   * Queues a run that is not a deploy (scheduled, by hand): judged the same
+   * way, but behind every deploy in the queue. `finished` resolves when it
+   * ends, however it ends.
+   */
+  submitRun(request: RunRequest): { run: RunRecord; finished: Promise<RunWithResults> };
   /** Resolves with the deployment once it is done, or as it stands when `timeoutMs` runs out or `signal` aborts. */
   waitUntilDone(id: string, timeoutMs: number, signal?: AbortSignal): Promise<DeploymentRecord>;
   /** Settles what an earlier incarnation left open, then starts queued work. Call once, before serving. */
@@ -35,7 +51,11 @@ export interface VerifierDeps {
   readonly store: Store;
   readonly runner: Runner;
   readonly logger: Logger;
+  readonly observers?: readonly RunObserver[];
 }
+
+/** Deploys go first: a verdict someone waits on beats a routine check. */
+const PRIORITY: Record<RunTrigger, number> = { deploy: 0, manual: 1, schedule: 2 };
 
 type StopReason = { readonly kind: 'superseded'; readonly by: string } | { readonly kind: 'shutdown' };
 
@@ -47,6 +67,7 @@ interface Active {
 
 export function createVerifier(deps: VerifierDeps): Verifier {
   const { config, store, runner, logger } = deps;
+  const notify = notifier(deps.observers ?? [], logger);
   const events = new EventEmitter();
   events.setMaxListeners(0);
   const queue: RunRecord[] = [];
@@ -59,6 +80,13 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     return env;
   }
 
+  /** Behind every queued run of the same or higher priority, ahead of the rest. */
+  function enqueue(run: RunRecord): void {
+    const at = queue.findIndex((queued) => PRIORITY[queued.trigger] > PRIORITY[run.trigger]);
+    if (at === -1) queue.push(run);
+    else queue.splice(at, 0, run);
+  }
+
   function pump(): void {
     while (!stopping && active.size < config.runs.concurrency && queue.length > 0) {
       const run = queue.shift()!;
@@ -67,6 +95,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
         .catch((err) => logger.error({ err, runId: run.id }, 'verification crashed'))
         .finally(() => {
           active.delete(run.id);
+          events.emit(`run:${run.id}`);
           pump();
         });
       active.set(run.id, { controller, deploymentId: run.deploymentId, done });
@@ -80,8 +109,9 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     const envs = run.environments.map(environment);
     const target = envs[0]!;
     const baseline = envs[1];
-    log.info({ environments: run.environments, trigger: run.trigger }, 'run started');
+    log.info({ environments: run.environments, trigger: run.trigger, schedule: run.schedule }, 'run started');
     const started = Date.now();
+    notify('runStarted', run);
 
     const reachability: Record<string, Reachability> = {};
     await Promise.all(
@@ -101,8 +131,10 @@ export function createVerifier(deps: VerifierDeps): Verifier {
           deadlineMs: config.runs.deadlineSeconds * 1000,
           signal,
           logger: log,
+          ...(run.grep !== undefined && { grep: run.grep }),
           onResult: (result) => {
             store.recordFlowResult(run.id, result);
+            notify('flowResult', run, result);
             log.info(
               { flow: result.flow, environment: result.environment, outcome: result.outcome, durationMs: result.durationMs, retries: result.retries },
               'flow result',
@@ -114,6 +146,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     const stop = signal.aborted ? (signal.reason as StopReason) : undefined;
     if (stop) {
       finishStopped(run, stop, report.diagnostics);
+      notify('runFinished', run, { status: stop.kind === 'superseded' ? 'cancelled' : 'interrupted', durationMs: Date.now() - started });
       log.info({ reason: stop.kind, durationMs: Date.now() - started }, 'run stopped');
       return;
     }
@@ -125,6 +158,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
       runner: report.outcome,
     });
     store.finishRun(run.id, { status: 'done', verdict, outcome: report.outcome, reachability, diagnostics: report.diagnostics });
+    notify('runFinished', run, { status: 'done', verdict, durationMs: Date.now() - started });
     if (run.deploymentId) finishDeployment(run.deploymentId, verdict);
     log.info({ verdict: verdict.kind, reasons: verdict.reasons, durationMs: Date.now() - started }, 'run finished');
   }
@@ -141,6 +175,8 @@ export function createVerifier(deps: VerifierDeps): Verifier {
 
   function finishDeployment(id: string, verdict: Verdict | undefined, supersededBy?: string): void {
     store.finishDeployment(id, verdict, supersededBy);
+    const deployment = store.getDeployment(id);
+    if (deployment) notify('deploymentFinished', deployment);
     events.emit(`done:${id}`);
   }
 
@@ -159,6 +195,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
         if (queued.deploymentId !== older.id) continue;
         queue.splice(i, 1);
         store.finishRun(queued.id, { status: 'cancelled', note: `superseded by deployment ${keep}` });
+        events.emit(`run:${queued.id}`);
       }
       finishDeployment(older.id, undefined, keep);
     }
@@ -175,20 +212,26 @@ export function createVerifier(deps: VerifierDeps): Verifier {
       return;
     }
     const environments = deployment.baseline ? [deployment.environment, deployment.baseline] : [deployment.environment];
-    queue.push(store.createRun({ deploymentId: deployment.id, trigger: 'deploy', target: deployment.environment, environments }));
+    enqueue(store.createRun({ deploymentId: deployment.id, trigger: 'deploy', target: deployment.environment, environments }));
+  }
+
+  function environmentsOf(name: string): string[] {
+    const env = config.environments[name];
+    if (!env) {
+      throw new RequestError(
+        400,
+        'unknown_environment',
+        `environment '${name}' is not in the config (known: ${Object.keys(config.environments).join(', ')})`,
+        'environment',
+      );
+    }
+    return env.baseline ? [env.name, env.baseline] : [env.name];
   }
 
   return {
     submit(request) {
-      const env = config.environments[request.environment];
-      if (!env) {
-        throw new RequestError(
-          400,
-          'unknown_environment',
-          `environment '${request.environment}' is not in the config (known: ${Object.keys(config.environments).join(', ')})`,
-          'environment',
-        );
-      }
+      environmentsOf(request.environment);
+      const env = environment(request.environment);
       const service = request.service ?? config.service;
       const { deployment, run, created } = store.createDeployment({
         ...(request.deploymentId !== undefined && { idempotencyKey: request.deploymentId }),
@@ -209,10 +252,26 @@ export function createVerifier(deps: VerifierDeps): Verifier {
         return { deployment, created };
       }
       logger.info({ deploymentId: deployment.id, environment: env.name, version: request.version, service }, 'deployment received');
+      notify('deploymentReceived', deployment);
       supersedeOlder(env.name, deployment.id);
-      if (run) queue.push(run);
+      if (run) enqueue(run);
       pump();
       return { deployment, created };
+    },
+
+    submitRun(request) {
+      const environments = environmentsOf(request.environment);
+      const run = store.createRun({
+        trigger: request.trigger,
+        target: request.environment,
+        environments,
+        ...(request.schedule !== undefined && { schedule: request.schedule }),
+        ...(request.grep !== undefined && { grep: request.grep }),
+      });
+      const finished = once(events, `run:${run.id}`).then(() => store.getRun(run.id)!);
+      enqueue(run);
+      pump();
+      return { run, finished };
     },
 
     async waitUntilDone(id, timeoutMs, signal) {
@@ -237,8 +296,11 @@ export function createVerifier(deps: VerifierDeps): Verifier {
             note: 'the service stopped while this run was in progress (crash, kill -9 or restart)',
           });
           logger.warn({ runId: run.id, deploymentId: run.deploymentId }, 'run was interrupted by a stop of the service');
-        } else if (!run.deploymentId || store.getDeployment(run.deploymentId)?.status !== 'done') {
-          queue.push(run);
+        } else if (!run.deploymentId) {
+          // A routine check is not worth resuming: its schedule comes round again.
+          store.finishRun(run.id, { status: 'cancelled', note: 'the service restarted before this run began' });
+        } else if (store.getDeployment(run.deploymentId)?.status !== 'done') {
+          enqueue(run);
         } else store.finishRun(run.id, { status: 'cancelled', note: 'its deployment was already done' });
       }
       const open = store.openDeployments();

@@ -1,0 +1,43 @@
+import type { Logger } from 'pino';
+import type { DeploymentRecord, RunRecord, RunStatus } from '../store/records.ts';
+import type { FlowResult, Verdict } from '../verdict/types.ts';
+
+export interface RunEnded {
+  readonly status: Extract<RunStatus, 'done' | 'cancelled' | 'interrupted'>;
+  readonly verdict?: Verdict;
+  /** Wall time from start to end, milliseconds. */
+  readonly durationMs: number;
+}
+
+/**
+ * What other parts of the service (metrics, rollback signals, the scheduler)
+ * learn from verifications. Every hook is optional and called synchronously
+ * after the store has recorded the fact; a hook that throws is logged and
+ * never disturbs the run.
+ */
+export interface RunObserver {
+  deploymentReceived?(deployment: DeploymentRecord): void;
+  runStarted?(run: RunRecord): void;
+  flowResult?(run: RunRecord, result: FlowResult): void;
+  runFinished?(run: RunRecord, ended: RunEnded): void;
+  /** The deployment is done: with its verdict, or superseded without one. */
+  deploymentFinished?(deployment: DeploymentRecord): void;
+}
+
+type Hook = keyof RunObserver;
+type Args<H extends Hook> = Parameters<NonNullable<RunObserver[H]>>;
+
+/** Fans one event out to every observer, isolating their failures. */
+export function notifier(observers: readonly RunObserver[], logger: Logger) {
+  return <H extends Hook>(hook: H, ...args: Args<H>): void => {
+    for (const observer of observers) {
+      const fn = observer[hook] as ((...a: Args<H>) => void) | undefined;
+      if (!fn) continue;
+      try {
+        fn.apply(observer, args);
+      } catch (err) {
+        logger.error({ err, hook }, 'a run observer failed');
+      }
+    }
+  };
+}
