@@ -63,7 +63,7 @@ export function createRunner(deps: RunnerDeps): Runner {
     sweep() {
       const killed = killMarkedProcesses(deps.tmpRoot);
       rmSync(deps.tmpRoot, { recursive: true, force: true });
-      removeStaleWrappers(deps.suite);
+      removeStaleWrappers(deps.suite, instanceTag(deps.tmpRoot));
       return killed;
     },
   };
@@ -74,7 +74,7 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
   const tmpDir = path.join(deps.tmpRoot, runId);
   mkdirSync(tmpDir, { recursive: true });
   mkdirSync(request.outputDir, { recursive: true });
-  const wrapper = wrapperPath(deps.suite, tmpDir, runId);
+  const wrapper = wrapperPath(deps.suite, tmpDir, `${instanceTag(deps.tmpRoot)}-${runId}`);
   writeFileSync(wrapper, wrapperConfigSource(deps.suite.kind === 'config' ? deps.suite.path : undefined));
 
   const description: RunDescription = {
@@ -88,7 +88,8 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
     grep: request.grep ?? deps.suite.grep,
     ...(deps.suite.grepInvert !== undefined && { grepInvert: deps.suite.grepInvert }),
     retries: deps.suite.retries,
-    workers: deps.suite.workers,
+    // Per environment: the canary and its baseline each get the workers a run of one environment would.
+    workers: deps.suite.workers * request.environments.length,
     outputDir: request.outputDir,
     reporterPath,
     globalTimeoutMs: request.deadlineMs + GLOBAL_TIMEOUT_SLACK_MS,
@@ -224,17 +225,27 @@ function firstLine(text: string): string {
 
 const WRAPPER_PREFIX = '.smoke-run-';
 
+/**
+ * Several services may share one suite folder (a demo beside a test run);
+ * each removes only the leftovers its own earlier incarnation wrote, which
+ * carry the name of its temp root.
+ */
+function instanceTag(tmpRoot: string): string {
+  return path.basename(tmpRoot);
+}
+
 function wrapperPath(suite: SuiteConfig, tmpDir: string, runId: string): string {
   if (suite.kind === 'directory') return path.join(tmpDir, `${WRAPPER_PREFIX}${runId}.config.mjs`);
   const ext = path.extname(suite.path) || '.js';
   return path.join(path.dirname(suite.path), `${WRAPPER_PREFIX}${runId}.config${ext}`);
 }
 
-function removeStaleWrappers(suite: SuiteConfig): void {
+function removeStaleWrappers(suite: SuiteConfig, tag: string): void {
   if (suite.kind !== 'config') return;
   const dir = path.dirname(suite.path);
+  const prefix = `${WRAPPER_PREFIX}${tag}-`;
   try {
-    for (const name of readdirSync(dir)) if (name.startsWith(WRAPPER_PREFIX)) rmSync(path.join(dir, name), { force: true });
+    for (const name of readdirSync(dir)) if (name.startsWith(prefix)) rmSync(path.join(dir, name), { force: true });
   } catch {
     // The suite folder is missing: the first run will say so.
   }
@@ -243,12 +254,17 @@ function removeStaleWrappers(suite: SuiteConfig): void {
 function cleanUp(wrapper: string, tmpDir: string, outputDir: string): void {
   rmSync(wrapper, { force: true });
   rmSync(tmpDir, { recursive: true, force: true });
+  removeIfEmpty(path.dirname(tmpDir));
   // Playwright's bookkeeping for --last-failed; means nothing to the service.
   rmSync(path.join(outputDir, '.last-run.json'), { force: true });
+  removeIfEmpty(outputDir);
+}
+
+function removeIfEmpty(dir: string): void {
   try {
-    if (readdirSync(outputDir).length === 0) rmSync(outputDir, { recursive: true, force: true });
+    if (readdirSync(dir).length === 0) rmSync(dir, { recursive: true, force: true });
   } catch {
-    // Never created: nothing failed.
+    // Never created, or another run is using it.
   }
 }
 

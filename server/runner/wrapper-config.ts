@@ -62,7 +62,10 @@ for (const env of run.environments) {
         ...(env.storageState && { storageState: env.storageState }),
         launchOptions,
         screenshot: 'only-on-failure',
-        trace: 'retain-on-failure',
+        // Recording a trace slows every flow down; retries are where failures
+        // are confirmed, so record there, and keep every failure's trace when
+        // there are no retries.
+        trace: run.retries > 0 ? 'on-all-retries' : 'retain-on-failure',
       },
     });
   }

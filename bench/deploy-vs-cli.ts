@@ -1,0 +1,216 @@
+/**
+ * The figure the README cites: how long a deploy verdict takes from smoke,
+ * against what a team's pipeline does today.
+ *
+ *   (A) service: POST /api/v1/deployments?wait=… until the verdict; canary and
+ *       production run side by side in one Playwright runner invocation.
+ *   (B) sequential CLI: `playwright test --grep @critical` once against the
+ *       canary, then once against production, with the same retries and workers.
+ *
+ * Both against healthy demo shops. One untimed warm-up of each, then A and B
+ * interleaved per round so drift in machine load hits both alike. Prints
+ * figures; asserts nothing about timing.
+ *
+ *   node --import tsx bench/deploy-vs-cli.ts [--rounds 3]
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { readDeployment } from '../demo/demo-print.ts';
+import { logTail, notifyDeploy, REPO, startStack, SUITE, type Stack } from '../demo/demo-stack.ts';
+import { chooseBrowser } from '../server/runner/browser.ts';
+
+const USAGE = `usage: node --import tsx bench/deploy-vs-cli.ts [--rounds N]
+
+  --rounds N   timed rounds of (service, sequential CLI) after one warm-up (default 3)
+`;
+const MAX_ROUNDS = 50;
+/** How long a cancelled Playwright CLI run gets to close its browsers before it is killed, ms. */
+const CLI_GRACE_MS = 5_000;
+const PLAYWRIGHT_CLI = path.join(REPO, 'node_modules/@playwright/test/cli.js');
+
+class BenchError extends Error {
+  override name = 'BenchError';
+}
+
+interface Round {
+  readonly serviceMs: number;
+  /** The part of `serviceMs` the service spent verifying (reachability, runner, judging), by its own clock. */
+  readonly verifyMs: number | undefined;
+  readonly cliMs: number;
+}
+
+const print = (text = '') => process.stdout.write(`${text}\n`);
+
+async function main(argv: string[]): Promise<number> {
+  let rounds: number;
+  try {
+    const { values } = parseArgs({ args: argv, options: { rounds: { type: 'string', default: '3' }, help: { type: 'boolean', short: 'h' } } });
+    if (values.help) {
+      print(USAGE);
+      return 0;
+    }
+    rounds = Number(values.rounds);
+    if (!Number.isInteger(rounds) || rounds < 1 || rounds > MAX_ROUNDS) throw new BenchError(`--rounds must be a whole number from 1 to ${MAX_ROUNDS}`);
+  } catch (err) {
+    process.stderr.write(`deploy-vs-cli: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+
+  const interrupt = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => interrupt.abort(signal);
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  try {
+    await bench(rounds, interrupt.signal);
+    return 0;
+  } catch (err) {
+    if (interrupt.signal.aborted) {
+      print(`\ninterrupted (${String(interrupt.signal.reason)}): everything the benchmark started is stopped`);
+      return 130;
+    }
+    process.stderr.write(`deploy-vs-cli failed: ${(err as Error).message ?? String(err)}\n`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  }
+}
+
+async function bench(rounds: number, signal: AbortSignal): Promise<void> {
+  printMachine();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'smoke-bench-'));
+  let keepDir = true;
+  const stack = await startStack(dir, signal);
+  try {
+    print(`shops: production ${stack.production.url}, canary ${stack.canary.url}; smoke ${stack.smokeUrl}`);
+    print(`suite: grep ${SUITE.grep}, retries ${SUITE.retries}, workers ${SUITE.workers}\n`);
+
+    await timeService(stack, 'warmup', signal);
+    await timeCli(stack, dir, 'warmup', signal);
+    print('warm-up done (untimed)');
+
+    const results: Round[] = [];
+    for (let i = 1; i <= rounds; i++) {
+      const { serviceMs, verifyMs } = await timeService(stack, `r${i}`, signal);
+      const cliMs = await timeCli(stack, dir, `r${i}`, signal);
+      results.push({ serviceMs, verifyMs, cliMs });
+      const verify = verifyMs === undefined ? '' : ` (verifying ${secs(verifyMs)})`;
+      print(`round ${i}/${rounds}: service ${secs(serviceMs)}${verify}, sequential CLI ${secs(cliMs)}, B/A ${(cliMs / serviceMs).toFixed(2)}x`);
+    }
+    printSummary(results);
+    keepDir = false;
+  } finally {
+    await stack.stop();
+    if (keepDir) print(`logs kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** (A) A deploy notice to smoke, timed until its verdict arrives; only a `pass` is a valid measurement. */
+async function timeService(stack: Stack, label: string, signal: AbortSignal): Promise<{ serviceMs: number; verifyMs: number | undefined }> {
+  const version = `bench-${label}-${Date.now()}`;
+  const start = performance.now();
+  const answer = await notifyDeploy(stack.smokeUrl, { environment: 'canary', version, service: 'shop' }, signal);
+  const elapsed = performance.now() - start;
+  const deployment = readDeployment(answer);
+  if (deployment.verdict !== 'pass') {
+    throw new BenchError(`the service judged healthy shops ${deployment.verdict ?? 'without a verdict'}, so its time means nothing: ${deployment.reasons.join('; ')}`);
+  }
+  const verifyMs =
+    deployment.startedAt && deployment.finishedAt ? Date.parse(deployment.finishedAt) - Date.parse(deployment.startedAt) : undefined;
+  return { serviceMs: elapsed, verifyMs };
+}
+
+/** (B) The critical flows through the Playwright CLI, canary then production, as a pipeline runs them. */
+async function timeCli(stack: Stack, dir: string, label: string, signal: AbortSignal): Promise<number> {
+  const start = performance.now();
+  for (const shop of [stack.canary, stack.production]) {
+    await runCli(shop.url, path.join(dir, `cli-${label}-${shop.name}`), signal);
+  }
+  return performance.now() - start;
+}
+
+function runCli(baseURL: string, outputDir: string, signal: AbortSignal): Promise<void> {
+  mkdirSync(outputDir, { recursive: true });
+  const logFile = `${outputDir}.log`;
+  const log = openSync(logFile, 'a');
+  // Its own output folder, so the benchmark never clears the repo's test-results/.
+  const args = ['test', '--grep', SUITE.grep, '--reporter=line', '--retries', String(SUITE.retries), '--workers', String(SUITE.workers), '--output', outputDir];
+  const child = spawn(process.execPath, [PLAYWRIGHT_CLI, ...args], {
+    cwd: REPO,
+    // CI=1 as in a pipeline (and as smoke runs it).
+    env: { ...process.env, BASE_URL: baseURL, CI: '1', FORCE_COLOR: '0' },
+    stdio: ['ignore', log, log],
+    // Its own process group, so a stop reaches its workers and browsers too.
+    detached: true,
+  });
+  closeSync(log);
+  return new Promise((resolve, reject) => {
+    let killTimer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      signalGroup(child.pid, 'SIGINT');
+      killTimer = setTimeout(() => signalGroup(child.pid, 'SIGKILL'), CLI_GRACE_MS);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    child.once('error', (err) => reject(new BenchError(`could not start the Playwright CLI: ${err.message}`, { cause: err })));
+    child.once('close', (code, how) => {
+      signal.removeEventListener('abort', onAbort);
+      clearTimeout(killTimer);
+      if (signal.aborted) reject(signal.reason);
+      else if (code === 0) resolve();
+      else reject(new BenchError(`playwright test against ${baseURL} ${how ? `was killed by ${how}` : `exited with ${code}`}; ${logFile} ends:\n${logTail(logFile)}`));
+    });
+  });
+}
+
+function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+function printMachine(): void {
+  const cpus = os.cpus();
+  const browser = chooseBrowser();
+  const playwright = (JSON.parse(readFileSync(path.join(REPO, 'node_modules/@playwright/test/package.json'), 'utf8')) as { version: string }).version;
+  print(`node ${process.version} on ${os.platform()}/${os.arch()}, ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`);
+  print(`@playwright/test ${playwright}, browser: ${browser.kind === 'missing' ? 'missing' : `${browser.kind} ${browser.executablePath}`}`);
+  print(`load average at start: ${loadAverage()}`);
+}
+
+function printSummary(results: readonly Round[]): void {
+  const service = median(results.map((r) => r.serviceMs));
+  const cli = median(results.map((r) => r.cliMs));
+  const ratio = cli / service;
+  print(`\nmedian of ${results.length} round${results.length === 1 ? '' : 's'}:`);
+  const verdict = ratio >= 1 ? 'faster' : '(the service was slower)';
+  print(`service: ${secs(service)}, sequential CLI: ${secs(cli)}, ratio ${ratio.toFixed(2)}x ${verdict}`);
+  print(`load average at end: ${loadAverage()}`);
+  print('(A) includes reachability checks, traces recorded for every flow, and storing results; (B) records no traces.');
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function secs(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+function loadAverage(): string {
+  return os.loadavg().map((l) => l.toFixed(2)).join(' ');
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`deploy-vs-cli: unexpected failure: ${String(err)}\n`);
+    process.exit(1);
+  },
+);
