@@ -1,22 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { startReceiver, type Receiver } from '../server/testing/webhook-receiver.ts';
+import { newWebhookSecret, REPO, writeSmokeConfig, type DemoSchedule } from './demo-config.ts';
 import type { Fault } from './shop.ts';
+
+export { REPO, SUITE } from './demo-config.ts';
 
 /**
  * The demo's moving parts as real processes, the way a team runs them: two
  * demo shops (production and canary) and the smoke service pointed at them.
  * Shared by `demo/run-demo.ts` and `bench/deploy-vs-cli.ts`.
  */
-
-export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-/** Suite settings of the stack's smoke config; the benchmark gives the CLI the same. */
-export const SUITE = Object.freeze({ grep: '@critical', retries: 2, workers: 2 });
 
 /** How long a stopped process gets to exit on SIGTERM before it is killed, ms. */
 const STOP_GRACE_MS = 15_000;
@@ -48,6 +46,21 @@ export interface Shop {
   deploy(version: string, fault: Fault, signal?: AbortSignal): Promise<void>;
 }
 
+/** What the stack adds to the plain deploy-verification setup; the benchmark uses neither. */
+export interface StackOptions {
+  /** Starts a Standard Webhooks receiver under this name and makes it smoke's rollback webhook. */
+  readonly rollbackReceiver?: string;
+  /** Synthetic-monitoring schedules for smoke's config. */
+  readonly schedules?: readonly DemoSchedule[];
+  /** smoke's `runs.concurrency`. Default 2. */
+  readonly runConcurrency?: number;
+}
+
+export interface RollbackReceiver {
+  readonly name: string;
+  readonly receiver: Receiver;
+}
+
 export interface Stack {
   readonly dir: string;
   readonly configFile: string;
@@ -55,7 +68,9 @@ export interface Stack {
   readonly smokeLog: string;
   readonly production: Shop;
   readonly canary: Shop;
-  /** Stops the service, then the shops. */
+  readonly rollback: RollbackReceiver | undefined;
+  readonly schedules: readonly DemoSchedule[];
+  /** Stops the service, then the shops and the receiver. */
   stop(): Promise<void>;
 }
 
@@ -124,66 +139,42 @@ export async function startShop(name: string, dir: string, fault: Fault = 'none'
   };
 }
 
-/** A smoke config of the same shape as smoke.config.yaml, for the repo's suite against the two shops. */
-export function writeSmokeConfig(dir: string, port: number, production: string, canary: string): string {
-  const file = path.join(dir, 'smoke.config.yaml');
-  // JSON strings are valid YAML scalars, so paths and URLs need no further escaping.
-  const q = JSON.stringify;
-  writeFileSync(
-    file,
-    `# Written by the smoke demo for one run; paths are relative to this folder.
-service: shop
-
-server:
-  host: 127.0.0.1
-  port: ${port}
-
-suite:
-  config: ${q(path.join(REPO, 'playwright.config.ts'))}
-  grep: ${q(SUITE.grep)}
-  retries: ${SUITE.retries}
-  workers: ${SUITE.workers}
-
-runs:
-  deadlineSeconds: 300
-  concurrency: 2
-
-storage:
-  database: ./data/smoke.db
-  artifacts: ./data/artifacts
-
-environments:
-  production:
-    baseURL: ${q(production)}
-  canary:
-    baseURL: ${q(canary)}
-    baseline: production
-`,
-  );
-  return file;
-}
-
 /** Shops first, then the service; whatever started is stopped again if a later step fails. */
-export async function startStack(dir: string, signal?: AbortSignal): Promise<Stack> {
+export async function startStack(dir: string, signal?: AbortSignal, options: StackOptions = {}): Promise<Stack> {
   const started: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const stopOne of [...started].reverse()) await stopOne();
   };
   try {
+    let rollback: RollbackReceiver | undefined;
+    const secret = newWebhookSecret();
+    if (options.rollbackReceiver) {
+      const receiver = await startReceiver(secret);
+      rollback = { name: options.rollbackReceiver, receiver };
+      started.push(() => receiver.close());
+    }
     const production = await startShop('production', dir, 'none', signal);
     started.push(production.process.stop);
     const canary = await startShop('canary', dir, 'none', signal);
     started.push(canary.process.stop);
 
     const port = await freePort();
-    const configFile = writeSmokeConfig(dir, port, production.url, canary.url);
+    const schedules = options.schedules ?? [];
+    const configFile = writeSmokeConfig(dir, {
+      port,
+      production: production.url,
+      canary: canary.url,
+      ...(options.runConcurrency !== undefined && { runConcurrency: options.runConcurrency }),
+      webhooks: rollback ? [{ name: rollback.name, url: rollback.receiver.url, secret }] : [],
+      schedules,
+    });
     const smokeLog = path.join(dir, 'smoke.log');
     // Warnings only: the demo's own output is the story; the log file has the rest.
     const smoke = startProcess('smoke', 'server/main.ts', ['--config', configFile], smokeLog, { LOG_LEVEL: 'warn' });
     started.push(smoke.stop);
     const smokeUrl = `http://127.0.0.1:${port}`;
     await waitForReady(smokeUrl, smoke, signal);
-    return { dir, configFile, smokeUrl, smokeLog, production, canary, stop };
+    return { dir, configFile, smokeUrl, smokeLog, production, canary, rollback, schedules, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -223,6 +214,21 @@ async function waitUntil(what: string, proc: ManagedProcess, timeoutMs: number, 
     await sleep(POLL_MS, undefined, signal ? { signal } : {});
   }
   throw new StackError(`timed out after ${timeoutMs / 1000} s waiting for ${what}; see ${proc.logFile}`);
+}
+
+/**
+ * Calls `probe` every poll interval until it returns a value or `timeoutMs`
+ * has passed; undefined on timeout. Errors of `probe` propagate.
+ */
+export async function poll<T>(timeoutMs: number, signal: AbortSignal | undefined, probe: () => T | undefined | Promise<T | undefined>): Promise<T | undefined> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    signal?.throwIfAborted();
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (performance.now() >= deadline) return undefined;
+    await sleep(POLL_MS, undefined, signal ? { signal } : {});
+  }
 }
 
 /** The last few KB of a log file, for error messages. */

@@ -1,13 +1,35 @@
 #!/usr/bin/env bash
 # Installs what smoke needs on a fresh machine, and nothing when it is there:
-# the npm packages, then a Chromium (Playwright's own where its download
-# works, else the distribution's `chromium` package).
+# the npm packages, Prometheus's promtool and server (the distribution's
+# `prometheus` package, for the metrics tests), then a Chromium (Playwright's
+# own where its download works, else the distribution's `chromium` package).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+sudo_cmd=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo_cmd="sudo"
+fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages (npm ci)"
   npm ci --no-audit --no-fund
+fi
+
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  echo "setup: installing the distribution's prometheus package (promtool and the server, for the metrics tests)"
+  if command -v apt-get >/dev/null 2>&1; then
+    $sudo_cmd apt-get update -qq
+    # Without recommends: the node exporter is not needed.
+    $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+    # The package enables a system Prometheus on :9090; the tests start their own on free ports.
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled prometheus >/dev/null 2>&1; then
+      $sudo_cmd systemctl disable --now prometheus >/dev/null 2>&1 || true
+    fi
+  else
+    echo "setup: no apt-get: install Prometheus 2.x yourself so that prometheus and promtool are on PATH" >&2
+    exit 1
+  fi
 fi
 
 has_browser() {
@@ -30,13 +52,9 @@ if timeout 300 npx --no-install playwright install chromium >/tmp/smoke-playwrig
 fi
 
 echo "setup: Playwright's download is not reachable here; installing the distribution's chromium package"
-sudo_cmd=""
-if [ "$(id -u)" -ne 0 ]; then
-  sudo_cmd="sudo"
-fi
 if command -v apt-get >/dev/null 2>&1; then
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 else
   echo "setup: no apt-get either: install Chromium yourself and set CHROMIUM_PATH" >&2
   exit 1

@@ -1,16 +1,30 @@
+#!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { runVerify } from './cli/verify.ts';
 import { DEFAULT_CONFIG_FILE, loadConfig } from './config/config.ts';
 import { ConfigError, describeError } from './errors.ts';
 import { createLogger } from './log.ts';
 import { run } from './service.ts';
 
-const USAGE = `usage: smoke [--config FILE]
+const USAGE = `usage: smoke [--config FILE]           serve the API and run verifications
+       smoke verify --environment NAME --version VERSION [options]
+                                       ask a running smoke to verify a deploy (smoke verify --help)
 
   --config FILE   the YAML config (default: $SMOKE_CONFIG or ${DEFAULT_CONFIG_FILE})
 `;
 
-/** Exit codes: 0 stopped cleanly, 1 failed while running, 2 bad config or arguments. */
+/**
+ * Exit codes: 0 stopped cleanly, 1 failed while running, 2 bad config or
+ * arguments; `smoke verify` exits with the verdict (see server/cli/verify.ts).
+ */
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'verify') {
+    return runVerify(argv.slice(1), {
+      stdout: (text) => process.stdout.write(text),
+      stderr: (text) => process.stderr.write(text),
+      env: process.env,
+    });
+  }
   let args;
   try {
     args = parseArgs({ args: argv, options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
@@ -47,10 +61,9 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
+main(process.argv.slice(2))
+  .catch((err: unknown) => {
     process.stderr.write(`smoke: unexpected failure: ${describeError(err)}\n`);
-    process.exit(1);
-  },
-);
+    return 1;
+  })
+  .then((code) => process.exit(code));

@@ -4,10 +4,19 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.ts';
+import { createDeliveries } from './gates/deliveries.ts';
+import { createGates } from './gates/gates.ts';
+import { createGateMetrics } from './gates/metrics.ts';
 import { createApp } from './http/app.ts';
+import { createMetricsObserver } from './metrics/observer.ts';
+import { createRegistry } from './metrics/registry.ts';
+import { createSignalMetrics } from './metrics/signal-metrics.ts';
 import { chooseBrowser, type BrowserChoice } from './runner/browser.ts';
 import { createBrowserProbe } from './runner/browser-probe.ts';
 import { createRunner } from './runner/runner.ts';
+import { createScheduler } from './scheduler/scheduler.ts';
+import { createOutbox } from './signals/outbox.ts';
+import { createSignals } from './signals/signals.ts';
 import { openStore, type Store } from './store/store.ts';
 import type { RunObserver } from './verification/observer.ts';
 import { createVerifier, type Verifier } from './verification/verifier.ts';
@@ -38,6 +47,7 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
     'browser chosen',
   );
 
+  const registry = createRegistry();
   const store = openStore(config.storage.database);
   const runner = createRunner({
     suite: config.suite,
@@ -45,24 +55,58 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
     graceMs: config.runs.graceSeconds * 1000,
     tmpRoot: tmpRootFor(config),
   });
-  const observers: RunObserver[] = [];
+  let url = '';
+  const signals = createSignals({
+    config: config.rollback,
+    outbox: createOutbox(store.db),
+    store,
+    metrics: createSignalMetrics(registry),
+    logger: logger.child({ subsystem: 'signals' }),
+    publicBase: () => config.server.publicUrl ?? url,
+  });
+  const observers: RunObserver[] = [
+    createMetricsObserver({ registry, environments: Object.keys(config.environments), store }),
+    signals.observer,
+  ];
   const verifier = createVerifier({ config, store, runner, observers, logger: logger.child({ subsystem: 'verifier' }) });
   verifier.recover();
+  const scheduler = createScheduler({
+    schedules: config.schedules,
+    verifier,
+    store,
+    registry,
+    logger: logger.child({ subsystem: 'scheduler' }),
+  });
+  const gates = createGates({
+    config: config.gates,
+    environments: Object.keys(config.environments),
+    verifier,
+    store,
+    deliveries: createDeliveries(store.db),
+    logger: logger.child({ subsystem: 'gates' }),
+  });
 
   let accepting = true;
   const app = createApp({
     config,
     store,
     verifier,
+    scheduler,
+    signals,
+    gates: { gates, metrics: createGateMetrics(registry) },
     browser: createBrowserProbe(browser),
     readiness: { accepting: () => accepting },
     logger: logger.child({ subsystem: 'http' }),
+    metrics: registry,
   });
   const server = await listen(app, config.server.host, config.server.port);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  // Only once the service is up, so a failed start leaves no cron task ticking and links have a host.
+  signals.start();
+  scheduler.start();
   logger.info({ url, environments: Object.keys(config.environments) }, 'smoke is listening');
 
   let closing: Promise<void> | undefined;
@@ -73,7 +117,10 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
     close() {
       closing ??= (async () => {
         accepting = false;
+        // First, so no tick queues a run behind the shutdown.
+        scheduler.stop();
         await verifier.shutdown();
+        await signals.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

@@ -64,6 +64,7 @@ describe('config validation', () => {
       issue: 'server.apiToken: environment variable SMOKE_API_TOKEN is not set (use ${SMOKE_API_TOKEN:-default} for a default)',
     },
     { name: 'not a mapping', text: '- a\n- b\n', issue: `${FILE}: the top level must be a mapping of keys (service, server, suite, environments, …)` },
+    ...scheduleCases(),
   ];
 
   for (const c of refused) {
@@ -72,6 +73,29 @@ describe('config validation', () => {
       assert.ok(issues.includes(c.issue), `expected "${c.issue}" among:\n${issues.join('\n')}`);
     });
   }
+
+  it('fills schedule defaults and keeps what was given', () => {
+    const config = parseConfig(
+      `${MINIMAL}  canary:\n    baseURL: http://c\n    baseline: production\nschedules:\n  - name: nightly\n    cron: "0 3 * * *"\n    environments: [canary]\n  - name: every-minute\n    cron: "*/30 * * * * *"\n    environments: [production, canary]\n    grep: "@checkout"\n    jitterSeconds: 20\n    timezone: europe/paris\n    recheckSeconds: 60\n`,
+      FILE,
+      {},
+    );
+    assert.deepEqual(config.schedules, [
+      { name: 'nightly', cron: '0 3 * * *', timezone: 'UTC', environments: ['canary'], jitterSeconds: 0 },
+      {
+        name: 'every-minute',
+        cron: '*/30 * * * * *',
+        // As Intl spells it, whatever case the file used.
+        timezone: 'Europe/Paris',
+        environments: ['production', 'canary'],
+        grep: '@checkout',
+        jitterSeconds: 20,
+        recheckSeconds: 60,
+      },
+    ]);
+    assert.ok(Object.isFrozen(config.schedules[1]!.environments));
+    assert.deepEqual(parseConfig(MINIMAL, FILE, {}).schedules, []);
+  });
 
   it('reports every problem at once, not one per start', () => {
     const issues = issuesOf('environments:\n  canary:\n    baseURL: nope\nsuite:\n  retries: -1\n  grepp: x\n');
@@ -141,3 +165,54 @@ describe('config validation', () => {
     assert.throws(() => loadConfig(path.join(dir, 'missing.yaml')), /cannot read config file .*missing\.yaml: ENOENT/);
   });
 });
+
+/** Refusals of `schedules`, each against a config with production and canary. */
+function scheduleCases(): { name: string; text: string; issue: string }[] {
+  const base = `${MINIMAL}  canary:\n    baseURL: http://c\n    baseline: production\nschedules:\n`;
+  const nightly = (extra: string, cron = '"0 3 * * *"') => `${base}  - name: nightly\n    cron: ${cron}\n    environments: [canary]\n${extra}`;
+  const FORMAT = 'use 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first';
+  return [
+    {
+      name: 'a cron field out of range',
+      text: nightly('', "'61 * * * *'"),
+      issue: `schedules[0] (nightly).cron: '61 * * * *' is not a valid cron expression (bad minute field '61'); ${FORMAT}`,
+    },
+    {
+      name: 'a cron expression with too few fields',
+      text: nightly('', '"every day"'),
+      issue: `schedules[0] (nightly).cron: 'every day' is not a valid cron expression (expected 5 or 6 fields but got 2); ${FORMAT}`,
+    },
+    { name: 'a schedule without cron', text: `${base}  - name: nightly\n    environments: [canary]\n`, issue: 'schedules[0] (nightly).cron: is required' },
+    {
+      name: 'an unknown time zone',
+      text: nightly('    timezone: Mars/Olympus_Mons\n'),
+      issue: "schedules[0] (nightly).timezone: 'Mars/Olympus_Mons' is not a known time zone (use an IANA name such as Europe/Paris or UTC)",
+    },
+    {
+      name: 'a schedule of an unknown environment',
+      text: `${base}  - name: nightly\n    cron: "0 3 * * *"\n    environments: [canary, staging]\n`,
+      issue: "schedules[0] (nightly).environments[1]: names 'staging', which is not an environment (known: production, canary)",
+    },
+    {
+      name: 'an environment listed twice',
+      text: `${base}  - name: nightly\n    cron: "0 3 * * *"\n    environments: [canary, canary]\n`,
+      issue: "schedules[0] (nightly).environments[1]: lists 'canary' twice",
+    },
+    { name: 'a schedule of no environment', text: `${base}  - name: nightly\n    cron: "0 3 * * *"\n    environments: []\n`, issue: 'schedules[0] (nightly).environments: must list at least one environment' },
+    {
+      name: 'two schedules with one name',
+      text: `${nightly('')}  - name: nightly\n    cron: "0 4 * * *"\n    environments: [production]\n`,
+      issue: "schedules[1] (nightly).name: 'nightly' is already the name of schedules[0]; names must be unique",
+    },
+    {
+      name: 'a schedule name with capitals',
+      text: `${base}  - name: Nightly\n    cron: "0 3 * * *"\n    environments: [canary]\n`,
+      issue: 'schedules[0] (Nightly).name: must be lower-case letters, digits, - or _ (at most 63)',
+    },
+    { name: 'a schedule without a name', text: `${base}  - cron: "0 3 * * *"\n    environments: [canary]\n`, issue: 'schedules[0].name: is required' },
+    { name: 'negative jitter', text: nightly('    jitterSeconds: -5\n'), issue: 'schedules[0] (nightly).jitterSeconds: must be at least 0' },
+    { name: 'a recheck faster than 10 s', text: nightly('    recheckSeconds: 2\n'), issue: 'schedules[0] (nightly).recheckSeconds: must be at least 10' },
+    { name: 'a misspelt schedule key', text: nightly('    recheck: 60\n'), issue: 'schedules[0] (nightly).recheck: unknown key (check its spelling)' },
+    { name: 'schedules as a mapping', text: `${MINIMAL}schedules:\n  nightly: {}\n`, issue: 'schedules: must be a list of schedules' },
+  ];
+}

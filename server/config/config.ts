@@ -7,6 +7,8 @@ import { valueAt } from '../zod-issues.ts';
 import { expandEnv } from './expand.ts';
 import { configSchema, type RawConfig } from './schema.ts';
 import { Secret } from './secret.ts';
+import { rollbackConfig, type RollbackConfig } from '../signals/config.ts';
+import { gatesConfig, type GatesConfig } from '../gates/config.ts';
 
 export interface EnvironmentConfig {
   readonly name: string;
@@ -25,6 +27,22 @@ export interface SuiteConfig {
   readonly grepInvert?: string;
   readonly retries: number;
   readonly workers: number;
+}
+
+export interface ScheduleConfig {
+  readonly name: string;
+  /** 5 fields, or 6 with seconds first; read in `timezone`. */
+  readonly cron: string;
+  /** IANA name as Intl spells it. */
+  readonly timezone: string;
+  /** One run per environment per tick, each with its baseline beside it. */
+  readonly environments: readonly string[];
+  /** Overrides the suite's grep. */
+  readonly grep?: string;
+  /** Upper bound of the random delay before a cron start, seconds; 0 for none. */
+  readonly jitterSeconds: number;
+  /** Interval of re-runs after a failing run, seconds, until one passes. */
+  readonly recheckSeconds?: number;
 }
 
 export interface Config {
@@ -47,6 +65,9 @@ export interface Config {
   };
   readonly storage: { readonly database: string; readonly artifacts: string };
   readonly environments: Readonly<Record<string, EnvironmentConfig>>;
+  readonly schedules: readonly ScheduleConfig[];
+  readonly rollback: RollbackConfig;
+  readonly gates: GatesConfig;
 }
 
 export const DEFAULT_CONFIG_FILE = './smoke.config.yaml';
@@ -122,17 +143,47 @@ function finish(raw: RawConfig, file: string): Config {
       artifacts: path.resolve(dir, raw.storage.artifacts),
     },
     environments,
+    schedules: raw.schedules.map(
+      (s): ScheduleConfig => ({
+        name: s.name,
+        cron: s.cron,
+        timezone: s.timezone,
+        environments: s.environments,
+        ...(s.grep !== undefined && { grep: s.grep }),
+        jitterSeconds: s.jitterSeconds,
+        ...(s.recheckSeconds !== undefined && { recheckSeconds: s.recheckSeconds }),
+      }),
+    ),
+    rollback: rollbackConfig(raw.rollback),
+    gates: gatesConfig(raw.gates),
   });
 }
 
 function formatIssue(issue: z.core.$ZodIssue, input: unknown): string {
-  const key = issue.path.map(String).join('.') || '(top level)';
+  const key = keyOf(issue.path, input) || '(top level)';
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((k) => `${issue.path.length ? `${key}.` : ''}${k}: unknown key (check its spelling)`).join('\n  ');
   }
   if (issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined) return `${key}: is required`;
   if (issue.code === 'invalid_key') return `${key}: ${issue.issues[0]?.message ?? issue.message}`;
   return `${key}: ${issue.message}`;
+}
+
+/**
+ * `schedules[0] (nightly).cron`: list items by index, and by their `name`
+ * when they have one, since that is what a reader looks for in the file.
+ */
+function keyOf(issuePath: readonly PropertyKey[], input: unknown): string {
+  let key = '';
+  issuePath.forEach((segment, i) => {
+    if (typeof segment !== 'number') {
+      key += `${key ? '.' : ''}${String(segment)}`;
+      return;
+    }
+    const name = (valueAt(input, issuePath.slice(0, i + 1)) as { name?: unknown } | undefined)?.name;
+    key += `[${segment}]${typeof name === 'string' && name ? ` (${name})` : ''}`;
+  });
+  return key;
 }
 
 function isDirectory(p: string): boolean {

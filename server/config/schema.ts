@@ -1,28 +1,13 @@
+import { validateDetailed } from 'node-cron';
 import { z } from 'zod';
+import { checkGateEnvironments, gatesSchema } from '../gates/config.ts';
+import { rollbackSchema } from '../signals/config.ts';
+import { count, HEADER_NAME, httpUrl, NAME } from './primitives.ts';
 
 /**
  * The config file's shape, with every default and unit beside its key. The
  * README's config reference mirrors this file; keep them in step.
  */
-
-const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-
-/** A whole number, also when it arrives as a string from `${VAR}` expansion. */
-const count = (min: number, max: number) =>
-  z.preprocess(
-    (value) => (typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value),
-    z
-      .number({ error: 'must be a whole number' })
-      .int({ error: 'must be a whole number' })
-      .min(min, { error: `must be at least ${min}` })
-      .max(max, { error: `must be at most ${max}` }),
-  );
-
-const httpUrl = z
-  .string({ error: 'must be an http(s) URL' })
-  .refine((value) => isHttpUrl(value), { error: 'must be an http(s) URL' });
-
-const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 const environment = z.strictObject({
   /** Where the environment answers; relative URLs in the flows resolve against it. */
@@ -32,12 +17,51 @@ const environment = z.strictObject({
   /** Extra HTTP headers for every request of the flows (auth, routing to the canary). */
   headers: z
     .record(
-      z.string().regex(headerName, { error: 'must be a valid HTTP header name' }),
+      z.string().regex(HEADER_NAME, { error: 'must be a valid HTTP header name' }),
       z.string({ error: 'must be a string' }).max(8192, { error: 'must be at most 8192 characters' }),
     )
     .default({}),
   /** Playwright storage state file (cookies, local storage) for signed-in flows. */
   storageState: z.string().min(1).optional(),
+});
+
+const CRON_FORMAT = 'use 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first';
+
+const cronExpression = z.string({ error: 'must be a cron expression' }).superRefine((expression, ctx) => {
+  const { valid, errors } = validateDetailed(expression);
+  if (valid) return;
+  const first = errors[0];
+  const detail = !first ? '' : first.field === 'expression' ? ` (${first.message})` : ` (bad ${first.field} field '${first.value}')`;
+  ctx.addIssue({ code: 'custom', message: `'${expression}' is not a valid cron expression${detail}; ${CRON_FORMAT}` });
+});
+
+/** An IANA zone name, stored as Intl spells it (`utc` becomes `UTC`). */
+const timeZone = z.string({ error: 'must be an IANA time zone such as Europe/Paris or UTC' }).transform((zone, ctx) => {
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `'${zone}' is not a known time zone (use an IANA name such as Europe/Paris or UTC)` });
+    return z.NEVER;
+  }
+});
+
+const schedule = z.strictObject({
+  /** Names the schedule in the API, metrics and runs; lower-case like environment names, unique. */
+  name: z.string({ error: 'must be a name' }).regex(NAME, { error: 'must be lower-case letters, digits, - or _ (at most 63)' }),
+  /** When to run: 5 cron fields, or 6 with seconds first, read in `timezone`. */
+  cron: cronExpression,
+  /** Environments to check on each tick, one run each; an environment's baseline runs beside it. */
+  environments: z
+    .array(z.string({ error: 'must name an environment' }), { error: 'must be a list of environment names' })
+    .min(1, { error: 'must list at least one environment' }),
+  /** Overrides `suite.grep` for this schedule's runs. Default: `suite.grep`. */
+  grep: z.string().min(1, { error: 'must not be empty' }).optional(),
+  /** Each cron start waits a random 0..jitterSeconds first, so schedules on the same minute spread out. Default 0. */
+  jitterSeconds: count(0, 3600).default(0),
+  /** Time zone the cron expression is read in (IANA name). Default UTC, which has no daylight-saving gaps. */
+  timezone: timeZone.default('UTC'),
+  /** After a failing run, run again every this many seconds until it passes, then back to the cron cadence. Default: unset, wait for the next tick. */
+  recheckSeconds: count(10, 86_400).optional(),
 });
 
 export const configSchema = z
@@ -63,7 +87,7 @@ export const configSchema = z
         grepInvert: z.string().min(1).optional(),
         /** Retries per flow; a flow that passes only on a retry is flaky, not failed. */
         retries: count(0, 10).default(2),
-        /** Playwright workers per run (canary and baseline share them). */
+        /** Playwright workers per environment: a canary run beside its baseline uses twice as many. */
         workers: count(1, 64).default(2),
       })
       .default({ config: './playwright.config.ts', grep: '@critical', retries: 2, workers: 2 }),
@@ -92,8 +116,15 @@ export const configSchema = z
     environments: z
       .record(z.string().regex(NAME, { error: 'environment names must be lower-case letters, digits, - or _' }), environment)
       .refine((envs) => Object.keys(envs).length > 0, { error: 'must define at least one environment' }),
+    /** Synthetic monitoring: runs of the suite on a cron cadence, judged like deploys. Default: none. */
+    schedules: z.array(schedule, { error: 'must be a list of schedules' }).default([]),
+    /** Signed webhooks told about verdicts: a rollback request on fail, optionally pass and inconclusive too. */
+    rollback: rollbackSchema,
+    /** Endpoints that Flagger, Argo Rollouts and GitHub call to start verifications and ask for verdicts. */
+    gates: gatesSchema,
   })
   .superRefine((config, ctx) => {
+    checkGateEnvironments(config.gates, Object.keys(config.environments), ctx);
     for (const [name, env] of Object.entries(config.environments)) {
       if (env.baseline === undefined) continue;
       const path = ['environments', name, 'baseline'];
@@ -105,15 +136,23 @@ export const configSchema = z
           message: `names '${env.baseline}', which is not an environment (known: ${Object.keys(config.environments).join(', ')})`,
         });
     }
+    const firstWithName = new Map<string, number>();
+    config.schedules.forEach((schedule, i) => {
+      const earlier = firstWithName.get(schedule.name);
+      if (earlier !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['schedules', i, 'name'], message: `'${schedule.name}' is already the name of schedules[${earlier}]; names must be unique` });
+      } else firstWithName.set(schedule.name, i);
+      schedule.environments.forEach((name, j) => {
+        const path = ['schedules', i, 'environments', j];
+        if (!Object.hasOwn(config.environments, name)) {
+          ctx.addIssue({
+            code: 'custom',
+            path,
+            message: `names '${name}', which is not an environment (known: ${Object.keys(config.environments).join(', ')})`,
+          });
+        } else if (schedule.environments.indexOf(name) !== j) ctx.addIssue({ code: 'custom', path, message: `lists '${name}' twice` });
+      });
+    });
   });
 
 export type RawConfig = z.output<typeof configSchema>;
-
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:';
-  } catch {
-    return false;
-  }
-}

@@ -1,8 +1,10 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { NotFoundError, RequestError } from '../errors.ts';
+import type { Signals } from '../signals/signals.ts';
 import type { Store } from '../store/store.ts';
 import type { Verifier } from '../verification/verifier.ts';
+import { signalView } from './signals.ts';
 import { deploymentView, type LinkBase } from './views.ts';
 import { label, validate } from './validate.ts';
 
@@ -30,8 +32,8 @@ const listQuery = z.object({
   limit: z.string().regex(/^\d+$/, { error: 'must be a whole number' }).transform(Number).pipe(z.number().min(1).max(500)).optional(),
 });
 
-export function deploymentRoutes(deps: { store: Store; verifier: Verifier; base: LinkBase }): Router {
-  const { store, verifier, base } = deps;
+export function deploymentRoutes(deps: { store: Store; verifier: Verifier; signals: Pick<Signals, 'ofDeployment'>; base: LinkBase }): Router {
+  const { store, verifier, signals, base } = deps;
   const router = Router();
 
   const present = (req: Parameters<LinkBase>[0], id: string) => {
@@ -39,7 +41,11 @@ export function deploymentRoutes(deps: { store: Store; verifier: Verifier; base:
     if (!deployment) throw new NotFoundError('deployment', id);
     const runs = store.runsOfDeployment(id);
     const latest = runs.at(-1);
-    return deploymentView(base(req), deployment, latest && store.getRun(latest.id), runs);
+    const link = base(req);
+    return {
+      ...deploymentView(link, deployment, latest && store.getRun(latest.id), runs),
+      signals: signals.ofDeployment(id).map((signal) => signalView(link, signal)),
+    };
   };
 
   router.post('/', async (req, res) => {

@@ -37,6 +37,7 @@ export function runSummaryView(base: string, run: RunRecord) {
     id: run.id,
     deploymentId: run.deploymentId ?? null,
     trigger: run.trigger,
+    schedule: run.schedule ?? null,
     target: run.target,
     environments: run.environments,
     status: run.status,

@@ -51,6 +51,12 @@ export interface WorkspaceOptions {
   readonly suite?: string;
   readonly retries?: number;
   readonly grep?: string;
+  /** The items of a `schedules:` list, as YAML indented by two spaces. */
+  readonly schedules?: string;
+  /** The body of a `rollback:` section, as YAML indented by two spaces. */
+  readonly rollback?: string;
+  /** The body of a `gates:` section, as YAML indented by two spaces. */
+  readonly gates?: string;
 }
 
 /** A temp folder with a smoke config for a suite (the repo's demo one by default) against the given environments. */
@@ -79,7 +85,7 @@ storage:
   database: ./data/smoke.db
   artifacts: ./data/artifacts
 environments:
-${envYaml}`,
+${envYaml}${options.schedules ? `schedules:\n${options.schedules}` : ''}${options.rollback ? `rollback:\n${options.rollback}` : ''}${options.gates ? `gates:\n${options.gates}` : ''}`,
   );
   return { dir, configFile, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

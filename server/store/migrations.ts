@@ -63,4 +63,50 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE runs ADD COLUMN schedule TEXT;
   ALTER TABLE runs ADD COLUMN grep TEXT;
   `,
+  // A schedule's last run, for the schedules listing, without scanning every run.
+  `
+  CREATE INDEX runs_schedule ON runs (schedule, seq) WHERE schedule IS NOT NULL;
+  `,
+  // The rollback-signal outbox: a signal at most once per deployment, webhook and event.
+  `
+  CREATE TABLE signals (
+    id              TEXT PRIMARY KEY,
+    deployment_id   TEXT NOT NULL REFERENCES deployments (id),
+    webhook         TEXT NOT NULL,
+    event           TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'rejected', 'dead')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    created_at      TEXT NOT NULL,
+    delivered_at    TEXT,
+    last_error      TEXT,
+    UNIQUE (deployment_id, webhook, event)
+  );
+  CREATE INDEX signals_due ON signals (next_attempt_at) WHERE status = 'pending';
+  CREATE INDEX signals_status ON signals (status, created_at);
+
+  CREATE TABLE signal_attempts (
+    signal_id    TEXT NOT NULL REFERENCES signals (id),
+    attempt      INTEGER NOT NULL,
+    started_at   TEXT NOT NULL,
+    status_code  INTEGER,
+    status_class TEXT NOT NULL,
+    latency_ms   INTEGER NOT NULL,
+    error        TEXT,
+    PRIMARY KEY (signal_id, attempt)
+  );
+  `,
+  // Webhook deliveries the gates acted on (GitHub's X-GitHub-Delivery), so a redelivery starts nothing.
+  `
+  CREATE TABLE gate_deliveries (
+    source        TEXT NOT NULL,
+    delivery_id   TEXT NOT NULL,
+    deployment_id TEXT NOT NULL REFERENCES deployments (id),
+    received_at   INTEGER NOT NULL,
+    PRIMARY KEY (source, delivery_id)
+  );
+  CREATE INDEX gate_deliveries_age ON gate_deliveries (received_at);
+  `,
 ];

@@ -69,6 +69,20 @@ describe('store', () => {
     assert.deepEqual(store.listRuns({ environment: 'prod-eu', limit: 10 }), []);
   });
 
+  it("finds a schedule's newest ended run, not one still going", () => {
+    const store = openStore(':memory:');
+    assert.equal(store.lastFinishedRunOfSchedule('nightly'), undefined);
+    const older = store.createRun({ trigger: 'schedule', target: 'canary', environments: ['canary'], schedule: 'nightly' });
+    const newer = store.createRun({ trigger: 'manual', target: 'canary', environments: ['canary'], schedule: 'nightly' });
+    store.createRun({ trigger: 'schedule', target: 'canary', environments: ['canary'], schedule: 'hourly' });
+    store.finishRun(older.id, { status: 'done', verdict: { kind: 'pass', reasons: [], flaky: [] } });
+    store.finishRun(newer.id, { status: 'interrupted', note: 'shut down' });
+    store.createRun({ trigger: 'schedule', target: 'canary', environments: ['canary'], schedule: 'nightly' });
+    assert.equal(store.lastFinishedRunOfSchedule('nightly')?.id, newer.id);
+    assert.equal(store.lastFinishedRunOfSchedule('hourly'), undefined);
+    store.close();
+  });
+
   it('refuses a database written by a newer schema', () => {
     const file = tempDb();
     openStore(file).close();

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ServiceFault } from '../errors.ts';
-import type { FlowResult, Reachability, RunnerOutcome, Verdict } from '../verdict/types.ts';
+import type { FlowOutcome, FlowResult, Reachability, RunnerOutcome, Verdict } from '../verdict/types.ts';
 import { MIGRATIONS } from './migrations.ts';
 import type { DeploymentRecord, RunRecord, RunStatus, RunTrigger, RunWithResults } from './records.ts';
 
@@ -37,6 +37,8 @@ export interface Store {
   /** Inserts the deployment and its first run in one transaction; returns the existing deployment for a known key. */
   createDeployment(input: NewDeployment): { deployment: DeploymentRecord; run?: RunRecord; created: boolean };
   getDeployment(id: string): DeploymentRecord | undefined;
+  /** The deployment a caller's idempotency key (`deploymentId`) started, if any. */
+  getDeploymentByKey(key: string): DeploymentRecord | undefined;
   listDeployments(filter: { environment?: string; limit: number }): DeploymentRecord[];
   /** Deployments not yet done, oldest first. */
   openDeployments(): DeploymentRecord[];
@@ -49,12 +51,41 @@ export interface Store {
   runsOfDeployment(deploymentId: string): RunRecord[];
   /** Runs that were queued or running, oldest first. */
   openRuns(): RunRecord[];
+  /** The newest run a schedule started that has ended, however it ended. */
+  lastFinishedRunOfSchedule(schedule: string): RunRecord | undefined;
   markRunRunning(id: string): void;
   recordFlowResult(runId: string, result: FlowResult): void;
   finishRun(id: string, end: RunEnd): void;
+  /** The newest deployment of each environment: the version it runs now. */
+  latestDeployments(): DeploymentRecord[];
+  /** Per target and trigger, when its last judged run finished and when its last passing one did. */
+  lastFinishedRuns(): FinishedRunTimes[];
+  /**
+   * The flows of each environment's newest run with results (so flows dropped
+   * from the suite fall away), each with its newest passed/failed/flaky outcome.
+   */
+  latestFlowOutcomes(): LatestFlowOutcome[];
   /** For readiness: throws when the database cannot answer. */
   ping(): void;
+  /** The open database, for modules that keep their own tables in the same file (the signal outbox). */
+  readonly db: Database.Database;
   close(): void;
+}
+
+export interface FinishedRunTimes {
+  readonly target: string;
+  readonly trigger: RunTrigger;
+  /** ISO time. */
+  readonly finishedAt: string;
+  /** ISO time of the newest run with a pass verdict, if any. */
+  readonly passedAt?: string;
+}
+
+export interface LatestFlowOutcome {
+  readonly environment: string;
+  readonly flow: string;
+  /** Absent when the flow was only ever skipped or errored. */
+  readonly outcome?: Extract<FlowOutcome, 'passed' | 'failed' | 'flaky'>;
 }
 
 type Row = Record<string, unknown>;
@@ -132,6 +163,7 @@ export function openStore(file: string): Store {
   return {
     createDeployment: (input) => createDeployment(input),
     getDeployment: (id) => maybe(q.deploymentById.get(id) as Row | undefined, toDeployment),
+    getDeploymentByKey: (key) => maybe(q.deploymentByKey.get(key) as Row | undefined, toDeployment),
     listDeployments: ({ environment, limit }) =>
       (environment
         ? db.prepare('SELECT * FROM deployments WHERE environment = ? ORDER BY created_at DESC, rowid DESC LIMIT ?').all(environment, limit)
@@ -165,6 +197,13 @@ export function openStore(file: string): Store {
     runsOfDeployment: (deploymentId) =>
       db.prepare('SELECT * FROM runs WHERE deployment_id = ? ORDER BY seq').all(deploymentId).map((r) => toRun(r as Row)),
     openRuns: () => db.prepare(`SELECT * FROM runs WHERE status IN ('queued', 'running') ORDER BY seq`).all().map((r) => toRun(r as Row)),
+    lastFinishedRunOfSchedule: (schedule) =>
+      maybe(
+        db
+          .prepare(`SELECT * FROM runs WHERE schedule = ? AND status IN ('done', 'cancelled', 'interrupted') ORDER BY seq DESC LIMIT 1`)
+          .get(schedule) as Row | undefined,
+        toRun,
+      ),
     markRunRunning: (id) => {
       db.prepare(`UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'`).run(now(), id);
     },
@@ -200,9 +239,53 @@ export function openStore(file: string): Store {
         now: now(),
       });
     },
+    latestDeployments: () =>
+      db
+        .prepare(
+          `SELECT * FROM deployments d WHERE rowid = (
+             SELECT rowid FROM deployments WHERE environment = d.environment ORDER BY created_at DESC, rowid DESC LIMIT 1)`,
+        )
+        .all()
+        .map((r) => toDeployment(r as Row)),
+    lastFinishedRuns: () =>
+      (
+        db
+          .prepare(
+            `SELECT target, trigger, MAX(finished_at) AS finished_at, MAX(CASE WHEN verdict = 'pass' THEN finished_at END) AS passed_at
+             FROM runs WHERE status = 'done' AND finished_at IS NOT NULL GROUP BY target, trigger`,
+          )
+          .all() as Row[]
+      ).map((r) =>
+        strip({ target: r.target as string, trigger: r.trigger as RunTrigger, finishedAt: r.finished_at as string, passedAt: optional<string>(r.passed_at) }),
+      ),
+    latestFlowOutcomes: () =>
+      (
+        db
+          .prepare(
+            `WITH results AS (
+               SELECT f.environment, f.flow, f.outcome, r.seq FROM flow_results f JOIN runs r ON r.id = f.run_id),
+             ranked AS (
+               SELECT environment, flow, outcome,
+                 ROW_NUMBER() OVER (PARTITION BY environment, flow ORDER BY outcome IN ('passed', 'failed', 'flaky') DESC, seq DESC) AS n,
+                 MAX(seq) OVER (PARTITION BY environment, flow) AS flow_seq
+               FROM results),
+             newest AS (SELECT environment, MAX(seq) AS seq FROM results GROUP BY environment)
+             SELECT ranked.environment, ranked.flow, ranked.outcome FROM ranked
+             JOIN newest ON newest.environment = ranked.environment AND newest.seq = ranked.flow_seq
+             WHERE ranked.n = 1 ORDER BY ranked.environment, ranked.flow`,
+          )
+          .all() as Row[]
+      ).map((r) =>
+        strip({
+          environment: r.environment as string,
+          flow: r.flow as string,
+          outcome: ['passed', 'failed', 'flaky'].includes(r.outcome as string) ? (r.outcome as LatestFlowOutcome['outcome']) : undefined,
+        }),
+      ),
     ping: () => {
       db.prepare('SELECT 1').get();
     },
+    db,
     close: () => db.close(),
   };
 }

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
+import { describe, it } from 'node:test';
+import { parseConfig } from '../config/config.ts';
+import { ConfigError } from '../errors.ts';
+
+describe('gates config', () => {
+  const BASE = 'environments:\n  production:\n    baseURL: https://shop.example.com\n  canary:\n    baseURL: https://canary.shop.example.com\n    baseline: production\n';
+  const issues = (gates: string): string[] => {
+    try {
+      parseConfig(`${BASE}gates:\n${gates}`, '/etc/smoke/smoke.config.yaml', {});
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      return [...err.issues];
+    }
+    return [];
+  };
+
+  it('defaults to Flagger and Argo open, GitHub off', () => {
+    const config = parseConfig(BASE, '/etc/smoke/smoke.config.yaml', {});
+    assert.deepEqual(config.gates, { flagger: { targets: [] } });
+  });
+
+  it('reads targets and the GitHub mapping, keeping the secret unprintable', () => {
+    const config = parseConfig(
+      `${BASE}gates:\n  flagger:\n    targets:\n      - canary: shop/checkout\n        environment: canary\n  github:\n    secret: \${GH_SECRET}\n    environments:\n      Production: production\n`,
+      '/etc/smoke/smoke.config.yaml',
+      { GH_SECRET: 'a-long-random-webhook-secret' },
+    );
+    assert.deepEqual(config.gates.flagger.targets, [{ canary: 'shop/checkout', environment: 'canary' }]);
+    assert.deepEqual(config.gates.github?.environments, { production: 'production' });
+    assert.equal(config.gates.github?.secret.reveal(), 'a-long-random-webhook-secret');
+    assert.ok(!inspect(config, { depth: 10 }).includes('a-long-random-webhook-secret'));
+    assert.ok(!JSON.stringify(config).includes('a-long-random-webhook-secret'));
+  });
+
+  const refused: [string, string, string][] = [
+    ['a target on an unknown environment', '  flagger:\n    targets:\n      - canary: shop/checkout\n        environment: staging\n', "gates.flagger.targets[0].environment: names 'staging', which is not an environment (known: production, canary)"],
+    ['a target that is not namespace/name', '  flagger:\n    targets:\n      - canary: checkout\n        environment: canary\n', 'gates.flagger.targets[0].canary: must be <namespace>/<name> of a Flagger Canary, e.g. shop/checkout'],
+    ['the same canary twice', '  flagger:\n    targets:\n      - canary: shop/a\n        environment: canary\n      - canary: shop/a\n        environment: production\n', "gates.flagger.targets[1].canary: 'shop/a' is already gates.flagger.targets[0]"],
+    ['a short GitHub secret', '  github:\n    secret: short\n    environments:\n      production: production\n', 'gates.github.secret: must be at least 16 characters (GitHub recommends a long random string)'],
+    ['no GitHub secret', '  github:\n    environments:\n      production: production\n', 'gates.github.secret: is required'],
+    ['no GitHub environments', '  github:\n    secret: a-long-random-webhook-secret\n    environments: {}\n', 'gates.github.environments: must map at least one GitHub environment'],
+    ['a GitHub environment mapped to nothing', '  github:\n    secret: a-long-random-webhook-secret\n    environments:\n      prod: prod\n', "gates.github.environments.prod: names 'prod', which is not an environment (known: production, canary)"],
+    ['names differing in case only', '  github:\n    secret: a-long-random-webhook-secret\n    environments:\n      prod: production\n      PROD: production\n', "gates.github.environments.PROD: differs from 'prod' only in case; GitHub treats them as one environment"],
+    ['a misspelt key', '  githbu: {}\n', 'gates.githbu: unknown key (check its spelling)'],
+  ];
+  for (const [name, gates, issue] of refused) {
+    it(`refuses ${name}`, () => assert.ok(issues(gates).includes(issue), `issues: ${JSON.stringify(issues(gates))}`));
+  }
+});

@@ -1,0 +1,94 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { RunRecord } from '../store/records.ts';
+import type { FinishedRunTimes } from '../store/store.ts';
+import type { RunEnded } from '../verification/observer.ts';
+import { TRIGGERS, VERDICTS } from './labels.ts';
+
+/** Seconds: a run holds both environments' flows with retries, up to the default 300 s deadline and beyond. */
+export const RUN_DURATION_BUCKETS = [1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1200];
+
+export interface RunMetrics {
+  /** What the store remembers from before a restart: when each target last finished a judged run, and last passed. */
+  restore(times: readonly FinishedRunTimes[]): void;
+  started(run: RunRecord): void;
+  finished(run: RunRecord, ended: RunEnded, nowMs: number): void;
+}
+
+/**
+ * The per-run families. A run counts for its target: a canary deploy is a
+ * canary run, even though production ran beside it as the baseline.
+ */
+export function createRunMetrics(registry: Registry, environments: readonly string[]): RunMetrics {
+  const duration = new Histogram({
+    name: 'smoke_run_duration_seconds',
+    help: 'Wall time of a judged run (both environments, reachability checks and flows) by target environment and trigger.',
+    labelNames: ['environment', 'trigger'] as const,
+    buckets: RUN_DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const inProgress = new Gauge({
+    name: 'smoke_runs_in_progress',
+    help: 'Runs executing now (queued ones not counted).',
+    registers: [registry],
+  });
+  const lastRun = new Gauge({
+    name: 'smoke_last_run_timestamp_seconds',
+    help: 'Unix time the last judged run of the target environment finished, by trigger; 0 when there was none.',
+    labelNames: ['environment', 'trigger'] as const,
+    registers: [registry],
+  });
+  const lastSuccess = new Gauge({
+    name: 'smoke_last_success_timestamp_seconds',
+    help: 'Unix time the last run of the target environment with a pass verdict finished; 0 when there was none.',
+    labelNames: ['environment'] as const,
+    registers: [registry],
+  });
+  const verdicts = new Counter({
+    name: 'smoke_verdicts_total',
+    help: 'Verdicts of runs by target environment: pass, fail, inconclusive.',
+    labelNames: ['environment', 'verdict'] as const,
+    registers: [registry],
+  });
+
+  for (const environment of environments) {
+    lastSuccess.set({ environment }, 0);
+    for (const trigger of TRIGGERS) {
+      duration.zero({ environment, trigger });
+      lastRun.set({ environment, trigger }, 0);
+    }
+    for (const verdict of VERDICTS) verdicts.inc({ environment, verdict }, 0);
+  }
+  inProgress.set(0);
+
+  // By id, so a run whose end is reported twice is not subtracted twice.
+  const running = new Set<string>();
+  const seconds = (ms: number) => ms / 1000;
+
+  return {
+    restore(times) {
+      const passed = new Map<string, number>();
+      for (const { target, trigger, finishedAt, passedAt } of times) {
+        // Environments since removed from the config stay out: their series would never change again.
+        if (!environments.includes(target)) continue;
+        lastRun.set({ environment: target, trigger }, seconds(Date.parse(finishedAt)));
+        if (passedAt !== undefined) passed.set(target, Math.max(passed.get(target) ?? 0, Date.parse(passedAt)));
+      }
+      for (const [environment, atMs] of passed) lastSuccess.set({ environment }, seconds(atMs));
+    },
+    started(run) {
+      running.add(run.id);
+      inProgress.set(running.size);
+    },
+    finished(run, ended, nowMs) {
+      running.delete(run.id);
+      inProgress.set(running.size);
+      // A cancelled or interrupted run was never judged: its time says nothing about the deploy.
+      if (ended.status !== 'done' || !ended.verdict) return;
+      const environment = run.target;
+      duration.observe({ environment, trigger: run.trigger }, seconds(ended.durationMs));
+      lastRun.set({ environment, trigger: run.trigger }, seconds(nowMs));
+      verdicts.inc({ environment, verdict: ended.verdict.kind });
+      if (ended.verdict.kind === 'pass') lastSuccess.set({ environment }, seconds(nowMs));
+    },
+  };
+}

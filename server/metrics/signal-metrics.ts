@@ -1,0 +1,60 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** What became of a rollback signal: its webhook answered 2xx, answered a permanent no, or ran out of retries. */
+export type SignalOutcome = 'delivered' | 'rejected' | 'dead';
+
+/** One webhook attempt, by HTTP status class, or how it failed without one. */
+export type DeliveryStatusClass = '2xx' | '3xx' | '4xx' | '5xx' | 'timeout' | 'network';
+
+const SIGNAL_OUTCOMES = Object.keys({ delivered: 1, rejected: 1, dead: 1 } satisfies Record<SignalOutcome, 1>) as SignalOutcome[];
+const STATUS_CLASSES = Object.keys({ '2xx': 1, '3xx': 1, '4xx': 1, '5xx': 1, timeout: 1, network: 1 } satisfies Record<
+  DeliveryStatusClass,
+  1
+>) as DeliveryStatusClass[];
+
+/** The metrics of the rollback-signal webhooks, for the signals module to report through. */
+export interface SignalMetrics {
+  signalOutcome(outcome: SignalOutcome): void;
+  deliveryAttempt(statusClass: DeliveryStatusClass): void;
+  /** Signals written to the outbox and not yet delivered or given up. */
+  outboxPending(count: number): void;
+}
+
+/** Maps an attempt's HTTP status to its class; anything outside 200–599 is a broken answer, counted as `network`. */
+export function statusClassOf(status: number): DeliveryStatusClass {
+  if (status >= 200 && status < 600) return `${Math.floor(status / 100)}xx` as DeliveryStatusClass;
+  return 'network';
+}
+
+/**
+ * Registers the signal families with every series at 0, so alerts on them
+ * (a dead signal, a growing outbox) have a baseline before the first signal.
+ */
+export function createSignalMetrics(registry: Registry): SignalMetrics {
+  const signals = new Counter({
+    name: 'smoke_rollback_signals_total',
+    help: 'Rollback signals by what became of them: delivered, rejected by the receiver, or dead after every retry.',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const attempts = new Counter({
+    name: 'smoke_webhook_delivery_attempts_total',
+    help: 'Webhook delivery attempts by HTTP status class, or timeout/network when there was no answer.',
+    labelNames: ['status_class'] as const,
+    registers: [registry],
+  });
+  const pending = new Gauge({
+    name: 'smoke_webhook_outbox_pending',
+    help: 'Rollback signals in the outbox, not yet delivered or given up.',
+    registers: [registry],
+  });
+  for (const outcome of SIGNAL_OUTCOMES) signals.inc({ outcome }, 0);
+  for (const status_class of STATUS_CLASSES) attempts.inc({ status_class }, 0);
+  pending.set(0);
+
+  return {
+    signalOutcome: (outcome) => signals.inc({ outcome }),
+    deliveryAttempt: (statusClass) => attempts.inc({ status_class: statusClass }),
+    outboxPending: (count) => pending.set(count),
+  };
+}

@@ -1,0 +1,336 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { getTasks } from 'node-cron';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import type { ScheduleConfig } from '../config/config.ts';
+import { NotFoundError } from '../errors.ts';
+import type { RunRecord, RunWithResults } from '../store/records.ts';
+import type { RunRequest } from '../verification/verifier.ts';
+import type { FlowResult, Verdict } from '../verdict/types.ts';
+import type { Clock, CronHandlers, TimerHandle } from './clock.ts';
+import { createScheduler, type SchedulerDeps } from './scheduler.ts';
+
+const logger = pino({ level: 'silent' });
+const START = Date.parse('2030-01-01T00:00:00Z');
+
+/** Time that moves only when the test says so; cron ticks are fired by hand. */
+class FakeClock implements Clock {
+  nowMs = START;
+  random = () => 0;
+  readonly timers = new Map<number, { at: number; fn: () => void }>();
+  readonly crons: { expression: string; timezone: string; name: string; on: CronHandlers; destroyed: boolean }[] = [];
+  private nextId = 1;
+
+  cron(expression: string, timezone: string, name: string, on: CronHandlers) {
+    const task = { expression, timezone, name, on, destroyed: false };
+    this.crons.push(task);
+    return { nextRun: () => (task.destroyed ? null : new Date(this.nowMs + 3_600_000)), destroy: () => void (task.destroyed = true) };
+  }
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const id = this.nextId++;
+    this.timers.set(id, { at: this.nowMs + ms, fn });
+    return id;
+  }
+  clearTimeout(handle: TimerHandle): void {
+    this.timers.delete(handle as number);
+  }
+  now = () => this.nowMs;
+
+  fire(name: string): void {
+    this.crons.find((c) => c.name === name && !c.destroyed)!.on.tick();
+  }
+  /** Delays of the timers pending now, ms. */
+  pending(): number[] {
+    return [...this.timers.values()].map((t) => t.at - this.nowMs);
+  }
+  async advance(ms: number): Promise<void> {
+    const until = this.nowMs + ms;
+    for (;;) {
+      const due = [...this.timers.entries()].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.nowMs = due[1].at;
+      due[1].fn();
+    }
+    this.nowMs = until;
+    await settled();
+  }
+}
+
+/** A verifier that queues nothing: each submitted run stays going until the test finishes it. */
+class FakeVerifier {
+  readonly submitted: (RunRecord & { finish(verdict: Verdict, results?: FlowResult[]): Promise<void> })[] = [];
+  activeRuns = 0;
+
+  submitRun(request: RunRequest) {
+    let resolve!: (run: RunWithResults) => void;
+    const finished = new Promise<RunWithResults>((r) => (resolve = r));
+    const run: RunRecord = {
+      id: `run_${this.submitted.length + 1}`,
+      trigger: request.trigger,
+      target: request.environment,
+      environments: [request.environment],
+      ...(request.schedule !== undefined && { schedule: request.schedule }),
+      ...(request.grep !== undefined && { grep: request.grep }),
+      status: 'queued',
+      diagnostics: [],
+      createdAt: new Date().toISOString(),
+    };
+    this.submitted.push({
+      ...run,
+      async finish(verdict, results = []) {
+        resolve({ ...run, status: 'done', verdict, results });
+        await settled();
+      },
+    });
+    return { run, finished };
+  }
+}
+
+const PASS: Verdict = { kind: 'pass', reasons: [], flaky: [] };
+const FAIL: Verdict = { kind: 'fail', reasons: ['checkout fails'], failed: [{ flow: 'checkout', environment: 'canary' }] };
+const DOUBT: Verdict = { kind: 'inconclusive', reasons: ['canary unreachable'], cause: 'unreachable' };
+const failedFlow = (environment: string): FlowResult => ({
+  environment,
+  flow: 'checkout',
+  file: 'checkout.spec.ts',
+  outcome: 'failed',
+  durationMs: 10,
+  retries: 2,
+  artifacts: [],
+});
+
+const settled = () => new Promise<void>((r) => setImmediate(r));
+
+function setup(schedules: Partial<ScheduleConfig>[], extra: Partial<SchedulerDeps> = {}) {
+  const clock = new FakeClock();
+  const verifier = new FakeVerifier();
+  const registry = new Registry();
+  const configs = schedules.map((s, i) => ({ name: `s${i}`, cron: '* * * * *', timezone: 'UTC', environments: ['canary'], jitterSeconds: 0, ...s }));
+  const scheduler = createScheduler({
+    schedules: configs,
+    verifier,
+    store: { lastFinishedRunOfSchedule: () => undefined },
+    registry,
+    logger,
+    clock,
+    ...extra,
+  });
+  scheduler.start();
+  const ticks = async (schedule: string) => {
+    const metric = (await registry.getSingleMetric('smoke_schedule_ticks_total')!.get()).values;
+    const of = (result: string) => metric.find((v) => v.labels.schedule === schedule && v.labels.result === result)?.value;
+    return { started: of('started'), skipped: of('skipped'), missed: of('missed') };
+  };
+  return { clock, verifier, registry, scheduler, ticks };
+}
+
+describe('scheduler', () => {
+  it('skips and counts a tick that finds the previous run still going, then starts again once it ends', async () => {
+    const { clock, verifier, scheduler, ticks } = setup([{ name: 'nightly' }]);
+    assert.deepEqual(await ticks('nightly'), { started: 0, skipped: 0, missed: 0 }, 'series exist before the first tick');
+    clock.fire('nightly');
+    assert.equal(verifier.submitted.length, 1);
+    assert.equal(verifier.submitted[0]!.trigger, 'schedule');
+    assert.equal(verifier.submitted[0]!.schedule, 'nightly');
+    clock.fire('nightly');
+    clock.fire('nightly');
+    assert.equal(verifier.submitted.length, 1, 'no second run while the first is going');
+    assert.deepEqual(await ticks('nightly'), { started: 1, skipped: 2, missed: 0 });
+    assert.deepEqual(scheduler.list()[0]!.ticks, { started: 1, skipped: 2, missed: 0 });
+    assert.equal(scheduler.list()[0]!.running, true);
+
+    await verifier.submitted[0]!.finish(PASS);
+    assert.equal(scheduler.list()[0]!.running, false);
+    clock.fire('nightly');
+    assert.equal(verifier.submitted.length, 2);
+    assert.deepEqual(await ticks('nightly'), { started: 2, skipped: 2, missed: 0 });
+    scheduler.stop();
+  });
+
+  it('counts a tick node-cron could not deliver in time as missed', async () => {
+    const { clock, verifier, scheduler, ticks } = setup([{ name: 'nightly' }]);
+    clock.crons[0]!.on.missed(new Date(START));
+    assert.deepEqual(await ticks('nightly'), { started: 0, skipped: 0, missed: 1 });
+    assert.equal(scheduler.list()[0]!.ticks.missed, 1);
+    assert.equal(verifier.submitted.length, 0);
+    scheduler.stop();
+  });
+
+  it('runs each environment of a schedule and is going until all of them end', async () => {
+    const { clock, verifier, scheduler } = setup([{ name: 'both', environments: ['canary', 'staging'], grep: '@checkout' }]);
+    clock.fire('both');
+    assert.deepEqual(
+      verifier.submitted.map((r) => [r.target, r.grep]),
+      [
+        ['canary', '@checkout'],
+        ['staging', '@checkout'],
+      ],
+    );
+    await verifier.submitted[0]!.finish(PASS);
+    clock.fire('both');
+    assert.equal(verifier.submitted.length, 2, 'staging is still going');
+    await verifier.submitted[1]!.finish(PASS);
+    clock.fire('both');
+    assert.equal(verifier.submitted.length, 4);
+    scheduler.stop();
+  });
+
+  it('delays a cron start by a random jitter below jitterSeconds, and counts the wait as going', async () => {
+    const { clock, verifier, scheduler } = setup([{ name: 'spread', jitterSeconds: 30 }]);
+    const delays: number[] = [];
+    for (const random of [0.5, 0.999999, 0.1]) {
+      clock.random = () => random;
+      clock.fire('spread');
+      const [delay] = clock.pending();
+      delays.push(delay!);
+      const before = verifier.submitted.length;
+      clock.fire('spread');
+      assert.equal(scheduler.list()[0]!.ticks.skipped, delays.length, 'a tick during the wait is skipped');
+      await clock.advance(delay! - 1);
+      assert.equal(verifier.submitted.length, before, 'nothing starts before the jitter is over');
+      await clock.advance(1);
+      assert.equal(verifier.submitted.length, before + 1);
+      await verifier.submitted.at(-1)!.finish(PASS);
+    }
+    assert.deepEqual(delays, [15_000, 29_999, 3_000]);
+    for (const delay of delays) assert.ok(delay >= 0 && delay < 30_000);
+
+    // With the real random source, over many draws.
+    const real = setup([{ name: 'real', jitterSeconds: 2 }], {});
+    real.clock.random = Math.random;
+    for (let i = 0; i < 200; i++) {
+      real.clock.fire('real');
+      const [delay] = real.clock.pending();
+      assert.ok(delay! >= 0 && delay! < 2_000, `delay ${delay}`);
+      await real.clock.advance(delay!);
+      await real.verifier.submitted.at(-1)!.finish(PASS);
+    }
+    scheduler.stop();
+    real.scheduler.stop();
+  });
+
+  it('re-checks a failing schedule every recheckSeconds until it passes, then keeps to its cron cadence', async () => {
+    const { clock, verifier, scheduler, registry } = setup([{ name: 'watch', recheckSeconds: 60 }]);
+    clock.fire('watch');
+    await verifier.submitted[0]!.finish(FAIL);
+    assert.deepEqual(clock.pending(), [60_000]);
+    const status = scheduler.list()[0]!;
+    assert.equal(status.failing, true);
+    assert.equal(status.recheckAt?.getTime(), clock.nowMs + 60_000);
+    assert.equal(status.nextRunAt?.getTime(), clock.nowMs + 60_000, 'the re-check comes before the next cron tick');
+
+    await clock.advance(60_000);
+    assert.equal(verifier.submitted.length, 2);
+    assert.equal(verifier.submitted[1]!.trigger, 'schedule');
+    // Not a fail verdict, but a critical flow failed (here on the baseline): still failing.
+    await verifier.submitted[1]!.finish(DOUBT, [failedFlow('production')]);
+    await clock.advance(60_000);
+    assert.equal(verifier.submitted.length, 3);
+    // Inconclusive without failures proves nothing: keep re-checking.
+    await verifier.submitted[2]!.finish(DOUBT);
+    await clock.advance(60_000);
+    assert.equal(verifier.submitted.length, 4);
+    await verifier.submitted[3]!.finish(PASS);
+
+    assert.deepEqual(clock.pending(), [], 'no re-check once it passes');
+    assert.equal(scheduler.list()[0]!.failing, false);
+    assert.equal(scheduler.list()[0]!.recheckAt, null);
+    await clock.advance(3_600_000);
+    assert.equal(verifier.submitted.length, 4, 'only cron starts it now');
+    clock.fire('watch');
+    assert.equal(verifier.submitted.length, 5);
+    const rechecks = (await registry.getSingleMetric('smoke_schedule_rechecks_total')!.get()).values;
+    assert.equal(rechecks.find((v) => v.labels.schedule === 'watch')?.value, 3);
+    scheduler.stop();
+  });
+
+  it('lets a cron tick stand in for a pending re-check', async () => {
+    const { clock, verifier, scheduler } = setup([{ name: 'watch', recheckSeconds: 600 }]);
+    clock.fire('watch');
+    await verifier.submitted[0]!.finish(FAIL);
+    clock.fire('watch');
+    assert.deepEqual(clock.pending(), [], 'the tick cancelled the re-check');
+    assert.equal(verifier.submitted.length, 2);
+    await clock.advance(600_000);
+    assert.equal(verifier.submitted.length, 2);
+    scheduler.stop();
+  });
+
+  it('does not re-check without recheckSeconds', async () => {
+    const { clock, verifier, scheduler } = setup([{ name: 'plain' }]);
+    clock.fire('plain');
+    await verifier.submitted[0]!.finish(FAIL);
+    assert.deepEqual(clock.pending(), []);
+    assert.equal(scheduler.list()[0]!.failing, true);
+    scheduler.stop();
+  });
+
+  it('runs a schedule by hand as a manual run, which a tick then does not overlap', async () => {
+    const { clock, verifier, scheduler } = setup([{ name: 'nightly' }]);
+    assert.throws(() => scheduler.runNow('weekly'), NotFoundError);
+    const runs = scheduler.runNow('nightly');
+    assert.deepEqual(
+      runs.map((r) => [r.trigger, r.schedule]),
+      [['manual', 'nightly']],
+    );
+    clock.fire('nightly');
+    assert.equal(verifier.submitted.length, 1);
+    assert.equal(scheduler.list()[0]!.ticks.skipped, 1);
+    scheduler.stop();
+  });
+
+  it('stop() destroys every cron task and clears every timer', async () => {
+    const { clock, verifier, scheduler } = setup([
+      { name: 'jittery', jitterSeconds: 60 },
+      { name: 'failing', recheckSeconds: 30 },
+      { name: 'late', recheckSeconds: 30 },
+    ]);
+    clock.random = () => 0.5;
+    clock.fire('jittery');
+    clock.fire('failing');
+    clock.fire('late');
+    assert.equal(verifier.submitted.length, 2);
+    await verifier.submitted[0]!.finish(FAIL);
+    assert.equal(clock.pending().length, 2, 'the jitter wait and the re-check');
+    scheduler.stop();
+    assert.deepEqual(clock.pending(), []);
+    assert.ok(clock.crons.every((c) => c.destroyed));
+    // A run that fails after the stop does not arm a re-check.
+    await verifier.submitted[1]!.finish(FAIL);
+    assert.deepEqual(clock.pending(), []);
+    assert.ok(scheduler.list().every((s) => s.nextRunAt === null));
+  });
+
+  it('on the real clock, stop() leaves no node-cron task or timer behind', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const tasksBefore = getTasks().size;
+    const timersBefore = timers();
+    const verifier = new FakeVerifier();
+    const scheduler = createScheduler({
+      schedules: [
+        { name: 'every-second', cron: '* * * * * *', timezone: 'UTC', environments: ['canary'], jitterSeconds: 0, recheckSeconds: 10 },
+        { name: 'jittery', cron: '* * * * * *', timezone: 'Europe/Paris', environments: ['canary'], jitterSeconds: 3600 },
+      ],
+      verifier,
+      store: { lastFinishedRunOfSchedule: () => undefined },
+      registry: new Registry(),
+      logger,
+    });
+    scheduler.start();
+    assert.equal(getTasks().size, tasksBefore + 2);
+    const next = scheduler.list()[0]!.nextRunAt!;
+    assert.ok(next.getTime() > Date.now() && next.getTime() <= Date.now() + 1_000, `next run ${next.toISOString()}`);
+    // Let both tick: one run starts and fails (arming a re-check), the other waits out its jitter.
+    await new Promise((r) => setTimeout(r, 1_100));
+    assert.ok(verifier.submitted.length >= 1);
+    await verifier.submitted[0]!.finish(FAIL);
+    assert.ok(scheduler.list()[0]!.recheckAt);
+    assert.ok(timers() > timersBefore, 'cron, jitter and re-check timers are armed');
+    scheduler.stop();
+    await settled();
+    assert.equal(getTasks().size, tasksBefore);
+    assert.equal(timers(), timersBefore);
+  });
+});
