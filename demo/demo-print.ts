@@ -71,11 +71,19 @@ export function heading(c: Colours, text: string): string {
   return `\n${c.bold(c.cyan(`▶ ${text}`))}`;
 }
 
-/** Everything a person wants to know about one deploy's verdict. */
-export function formatDeployment(c: Colours, d: DeploymentView, elapsedMs: number): string {
+/** Queue time below this is not worth a mention, ms. */
+const QUEUED_MENTION_MS = 1_000;
+
+/**
+ * Everything a person wants to know about one deploy's verdict. `noticeAt`
+ * (Unix ms the notice was sent) shows how long it queued for a run slot.
+ */
+export function formatDeployment(c: Colours, d: DeploymentView, elapsedMs: number, noticeAt?: number): string {
   const paint = verdictColour(c, d.verdict);
+  const queuedMs = d.startedAt && noticeAt !== undefined ? Date.parse(d.startedAt) - noticeAt : 0;
+  const queued = queuedMs >= QUEUED_MENTION_MS ? `, ${seconds(queuedMs)} of it queued for a run slot` : '';
   const lines = [
-    `  ${d.environment} ${d.version}${d.baseline ? ` vs ${d.baseline}` : ''}: ${c.bold(paint((d.verdict ?? d.status).toUpperCase()))}  ${c.dim(`(${seconds(elapsedMs)} from notice to verdict)`)}`,
+    `  ${d.environment} ${d.version}${d.baseline ? ` vs ${d.baseline}` : ''}: ${c.bold(paint((d.verdict ?? d.status).toUpperCase()))}  ${c.dim(`(${seconds(elapsedMs)} from notice to verdict${queued})`)}`,
     ...d.reasons.map((r) => `    - ${r}`),
   ];
   if (d.run) {

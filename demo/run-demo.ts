@@ -95,8 +95,8 @@ async function runDemo(c: Colours, options: { all: boolean; keep: boolean }, sig
   const dir = mkdtempSync(path.join(os.tmpdir(), 'smoke-demo-'));
   print(heading(c, 'starting two demo shops and the smoke service'));
   // One run at a time: a canary run already drives two browsers per environment, and a scheduled
-  // run beside it on a small machine slows both down (the demo took twice as long on 2 CPUs).
-  // Scheduled runs queue behind deploys instead, as they would in a busy service.
+  // run beside it competes for the same CPUs, slowing both and tightening the flows' timeouts on
+  // a small machine. Scheduled runs queue behind deploys instead, as in a busy service.
   const stack = await startStack(dir, signal, { rollbackReceiver: ROLLBACK_RECEIVER, schedules: [SCHEDULE], runConcurrency: 1 });
   try {
     const receiver = stack.rollback;
@@ -145,9 +145,10 @@ async function play(c: Colours, stack: Stack, receiver: RollbackReceiver, scenar
   await stack.canary.deploy(scenario.version, scenario.fault, signal);
   print(c.dim(`  canary shop now runs ${scenario.version} (fault: ${scenario.fault}); POST /api/v1/deployments?wait=… to smoke`));
   const sent = performance.now();
+  const sentAt = Date.now();
   const answer = await notifyDeploy(stack.smokeUrl, { environment: 'canary', version: scenario.version, service: 'shop' }, signal);
   const deployment = readDeployment(answer);
-  print(formatDeployment(c, deployment, performance.now() - sent));
+  print(formatDeployment(c, deployment, performance.now() - sent, sentAt));
   const rollback = await checkRollback(receiver, deployment, deployment.verdict === 'fail', signal);
   print(`\n${formatRollback(c, rollback)}`);
   return { scenario, deploymentId: deployment.id, verdict: deployment.verdict, rollback };
@@ -199,6 +200,8 @@ async function keepRunning(c: Colours, stack: Stack, last: Scenario | undefined,
   print(`  the schedule keeps watching production; its state and the metrics:`);
   print(c.dim(`    curl -s ${stack.smokeUrl}/api/v1/schedules`));
   print(c.dim(`    curl -s ${stack.smokeUrl}/metrics | grep '^smoke_'`));
+  print(`  rollback webhooks smoke sent (a fail sends one to ${stack.rollback?.name ?? 'the receiver'}):`);
+  print(c.dim(`    curl -s ${stack.smokeUrl}/api/v1/signals`));
   if (signal.aborted) return;
   await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   print(c.dim('\nstopping…'));

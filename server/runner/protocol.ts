@@ -40,7 +40,10 @@ export interface RunDescription {
   readonly grep: string;
   readonly grepInvert?: string;
   readonly retries: number;
+  /** Workers of the whole run. */
   readonly workers: number;
+  /** Workers any one project may hold, so every environment runs at once and keeps its workers. */
+  readonly workersPerProject: number;
   readonly outputDir: string;
   readonly reporterPath: string;
   readonly globalTimeoutMs: number;

@@ -90,6 +90,7 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
     retries: deps.suite.retries,
     // Per environment: the canary and its baseline each get the workers a run of one environment would.
     workers: deps.suite.workers * request.environments.length,
+    workersPerProject: deps.suite.workers,
     outputDir: request.outputDir,
     reporterPath,
     globalTimeoutMs: request.deadlineMs + GLOBAL_TIMEOUT_SLACK_MS,

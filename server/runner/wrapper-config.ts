@@ -54,6 +54,11 @@ for (const env of run.environments) {
       grep: new RegExp(run.grep),
       ...(run.grepInvert && { grepInvert: new RegExp(run.grepInvert) }),
       retries: run.retries,
+      // Without a cap per project, Playwright fills every worker with the
+      // first environment's tests, then restarts them all for the next one
+      // (a worker serves one project): the environments would run one after
+      // the other, paying for new workers and browsers in between.
+      workers: typeof project.workers === 'number' ? Math.min(project.workers, run.workersPerProject) : run.workersPerProject,
       metadata: { ...project.metadata, smokeEnvironment: env.name, smokeUserProject: named ? project.name : undefined },
       use: {
         ...use,
