@@ -5,7 +5,8 @@
  *   (A) service: POST /api/v1/deployments?wait=… until the verdict; canary and
  *       production run side by side in one Playwright runner invocation.
  *   (B) sequential CLI: `playwright test --grep @critical` once against the
- *       canary, then once against production, with the same retries and workers.
+ *       canary, then once against production, with the same retries and the
+ *       same number of workers (browsers) per invocation.
  *
  * Both against healthy demo shops. One untimed warm-up of each, then A and B
  * interleaved per round so drift in machine load hits both alike. Prints
@@ -190,7 +191,8 @@ function printSummary(results: readonly Round[]): void {
   const verdict = ratio >= 1 ? 'faster' : '(the service was slower)';
   print(`service: ${secs(service)}, sequential CLI: ${secs(cli)}, ratio ${ratio.toFixed(2)}x ${verdict}`);
   print(`load average at end: ${loadAverage()}`);
-  print('(A) includes reachability checks, traces recorded for every flow, and storing results; (B) records no traces.');
+  print(`(A) spends its ${SUITE.workers} workers on both environments at once and includes reachability checks and storing results;`);
+  print(`(B) gives each environment the same ${SUITE.workers} workers, one environment after the other. Neither records a trace unless a flow is retried.`);
 }
 
 function median(values: readonly number[]): number {

@@ -87,7 +87,7 @@ export const configSchema = z
         grepInvert: z.string().min(1).optional(),
         /** Retries per flow; a flow that passes only on a retry is flaky, not failed. */
         retries: count(0, 10).default(2),
-        /** Playwright workers per environment: a canary run beside its baseline uses twice as many. */
+        /** Playwright workers per run, split evenly between the canary and its baseline (at least one each). */
         workers: count(1, 64).default(2),
       })
       .default({ config: './playwright.config.ts', grep: '@critical', retries: 2, workers: 2 }),

@@ -88,9 +88,11 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
     grep: request.grep ?? deps.suite.grep,
     ...(deps.suite.grepInvert !== undefined && { grepInvert: deps.suite.grepInvert }),
     retries: deps.suite.retries,
-    // Per environment: the canary and its baseline each get the workers a run of one environment would.
-    workers: deps.suite.workers * request.environments.length,
-    workersPerProject: deps.suite.workers,
+    // The run's budget of browsers, split evenly so the canary and its
+    // baseline run at the same time (at least one worker each). More workers
+    // than cores only makes every flow slower: browsers are CPU-bound.
+    workers: Math.max(deps.suite.workers, request.environments.length),
+    workersPerProject: Math.max(1, Math.floor(deps.suite.workers / request.environments.length)),
     outputDir: request.outputDir,
     reporterPath,
     globalTimeoutMs: request.deadlineMs + GLOBAL_TIMEOUT_SLACK_MS,
