@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pino from 'pino';
-import { RequestError } from '../errors.ts';
 import type { DeploymentRecord } from '../store/records.ts';
 import { openStore } from '../store/store.ts';
 import type { DeployRequest } from '../verification/verifier.ts';
@@ -10,6 +9,7 @@ import { createDeliveries } from './deliveries.ts';
 import { flaggerRevision, gateAnswer, rollbackAnswer, type FlaggerPayload } from './flagger.ts';
 import { createGates } from './gates.ts';
 import { stateOf, type RevisionState } from './state.ts';
+import { refusal } from '../testing/refusal.ts';
 
 const LINKS = { deploymentId: 'dep_1', key: 'k', link: 'http://smoke/api/v1/deployments/dep_1' };
 const TARGETS = [{ canary: 'shop/checkout', environment: 'canary', service: 'checkout' }];
@@ -19,15 +19,6 @@ function deployment(overrides: Partial<DeploymentRecord>): DeploymentRecord {
   return { id: 'dep_1', service: 'shop', environment: 'canary', version: '1.2.0', status: 'done', createdAt: '2025-01-01T00:00:00.000Z', ...overrides };
 }
 
-function refusal(fn: () => unknown): RequestError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof RequestError, String(err));
-    return err;
-  }
-  assert.fail('expected a RequestError');
-}
 
 describe('revision state', () => {
   const cases: { name: string; deployment: DeploymentRecord; kind: RevisionState['kind']; reason: RegExp }[] = [

@@ -2,25 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pino from 'pino';
 import { Secret } from '../config/secret.ts';
-import { RequestError } from '../errors.ts';
 import { openStore } from '../store/store.ts';
 import { deploymentStatusPayload, githubHeaders } from '../testing/github.ts';
 import type { DeployRequest } from '../verification/verifier.ts';
 import { createDeliveries } from './deliveries.ts';
 import { createGates } from './gates.ts';
 import { decideDeploymentStatus, deploymentStatusEvent, githubSignature, parseGitHubBody, verifyGitHubSignature } from './github.ts';
+import { refusal } from '../testing/refusal.ts';
 
 const ENVIRONMENTS = ['production', 'canary'];
 
-function refusal(fn: () => unknown): RequestError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof RequestError, String(err));
-    return err;
-  }
-  assert.fail('expected a RequestError');
-}
 
 describe('GitHub gate', () => {
   it("signs as GitHub's published test vector says", () => {
