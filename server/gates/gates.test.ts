@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import pino from 'pino';
 import type { DeploymentRecord } from '../store/records.ts';
-import { openStore } from '../store/store.ts';
-import type { DeployRequest } from '../verification/verifier.ts';
 import { argoAnswer, argoRevision } from './argo.ts';
-import { createDeliveries } from './deliveries.ts';
 import { flaggerRevision, gateAnswer, rollbackAnswer, type FlaggerPayload } from './flagger.ts';
-import { createGates } from './gates.ts';
 import { stateOf, type RevisionState } from './state.ts';
+import { gateRig } from '../testing/gate-rig.ts';
 import { refusal } from '../testing/refusal.ts';
 
 const LINKS = { deploymentId: 'dep_1', key: 'k', link: 'http://smoke/api/v1/deployments/dep_1' };
@@ -112,24 +108,7 @@ describe('Flagger gate', () => {
 });
 
 describe('Flagger gate in the service', () => {
-  function rig() {
-    const store = openStore(':memory:');
-    const submitted: DeployRequest[] = [];
-    const gates = createGates({
-      config: { flagger: { targets: TARGETS } },
-      environments: ENVIRONMENTS,
-      verifier: {
-        submit(request) {
-          submitted.push(request);
-          return store.createDeployment({ idempotencyKey: request.deploymentId!, service: request.service ?? 'app', environment: request.environment, version: request.version });
-        },
-      },
-      store,
-      deliveries: createDeliveries(store.db),
-      logger: pino({ level: 'silent' }),
-    });
-    return { gates, submitted };
-  }
+  const rig = () => gateRig({ flagger: { targets: TARGETS } }, ENVIRONMENTS);
   const call = (phase: string): FlaggerPayload => ({ name: 'checkout', namespace: 'shop', phase, checksum: 'c1' });
 
   it('never starts a verification once the canary is gone (post-rollout, events)', () => {

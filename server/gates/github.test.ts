@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import pino from 'pino';
 import { Secret } from '../config/secret.ts';
-import { openStore } from '../store/store.ts';
 import { deploymentStatusPayload, githubHeaders } from '../testing/github.ts';
-import type { DeployRequest } from '../verification/verifier.ts';
-import { createDeliveries } from './deliveries.ts';
-import { createGates } from './gates.ts';
 import { decideDeploymentStatus, deploymentStatusEvent, githubSignature, parseGitHubBody, verifyGitHubSignature } from './github.ts';
+import { gateRig } from '../testing/gate-rig.ts';
 import { refusal } from '../testing/refusal.ts';
 
 const ENVIRONMENTS = ['production', 'canary'];
@@ -70,21 +66,7 @@ describe('GitHub gate', () => {
   });
 
   function rig() {
-    const store = openStore(':memory:');
-    const submitted: DeployRequest[] = [];
-    const gates = createGates({
-      config: { flagger: { targets: [] }, github: { secret: new Secret(secret), environments } },
-      environments: ENVIRONMENTS,
-      verifier: {
-        submit(request) {
-          submitted.push(request);
-          return store.createDeployment({ idempotencyKey: request.deploymentId!, service: request.service ?? 'app', environment: request.environment, version: request.version });
-        },
-      },
-      store,
-      deliveries: createDeliveries(store.db),
-      logger: pino({ level: 'silent' }),
-    });
+    const { store, gates, submitted } = gateRig({ flagger: { targets: [] }, github: { secret: new Secret(secret), environments } }, ENVIRONMENTS);
     const deliver = (event: string, deliveryId: string, payload: unknown, sign: (b: string) => string | undefined = (b) => githubHeaders(secret, b, event, deliveryId)['x-hub-signature-256']) => {
       const text = JSON.stringify(payload);
       return gates.github({ event, deliveryId, signature: sign(text), contentType: 'application/json', body: Buffer.from(text) }, 'http://smoke');

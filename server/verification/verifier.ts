@@ -215,7 +215,8 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     enqueue(store.createRun({ deploymentId: deployment.id, trigger: 'deploy', target: deployment.environment, environments }));
   }
 
-  function environmentsOf(name: string): string[] {
+  /** The environment a request names, or a 400 listing the configured ones. */
+  function requested(name: string): EnvironmentConfig {
     const env = config.environments[name];
     if (!env) {
       throw new RequestError(
@@ -225,13 +226,12 @@ export function createVerifier(deps: VerifierDeps): Verifier {
         'environment',
       );
     }
-    return env.baseline ? [env.name, env.baseline] : [env.name];
+    return env;
   }
 
   return {
     submit(request) {
-      environmentsOf(request.environment);
-      const env = environment(request.environment);
+      const env = requested(request.environment);
       const service = request.service ?? config.service;
       const { deployment, run, created } = store.createDeployment({
         ...(request.deploymentId !== undefined && { idempotencyKey: request.deploymentId }),
@@ -260,7 +260,8 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     },
 
     submitRun(request) {
-      const environments = environmentsOf(request.environment);
+      const env = requested(request.environment);
+      const environments = env.baseline ? [env.name, env.baseline] : [env.name];
       const run = store.createRun({
         trigger: request.trigger,
         target: request.environment,
