@@ -65,7 +65,7 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
     publicBase: () => config.server.publicUrl ?? url,
   });
   const observers: RunObserver[] = [
-    createMetricsObserver({ registry, environments: Object.keys(config.environments), store }),
+    createMetricsObserver({ registry, environments: [...config.environments.keys()], store }),
     signals.observer,
   ];
   const verifier = createVerifier({ config, store, runner, observers, logger: logger.child({ subsystem: 'verifier' }) });
@@ -79,7 +79,7 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
   });
   const gates = createGates({
     config: config.gates,
-    environments: Object.keys(config.environments),
+    environments: [...config.environments.keys()],
     verifier,
     store,
     deliveries: createDeliveries(store.db),
@@ -107,7 +107,7 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
   // Only once the service is up, so a failed start leaves no cron task ticking and links have a host.
   signals.start();
   scheduler.start();
-  logger.info({ url, environments: Object.keys(config.environments) }, 'smoke is listening');
+  logger.info({ url, environments: [...config.environments.keys()] }, 'smoke is listening');
 
   let closing: Promise<void> | undefined;
   return {

@@ -119,13 +119,13 @@ describe('config validation', () => {
     assert.deepEqual({ ...config.runs }, { deadlineSeconds: 300, concurrency: 2, graceSeconds: 10, reachabilityTimeoutSeconds: 10, resumeAttempts: 1 });
     assert.equal(config.storage.database, '/etc/smoke/data/smoke.db');
     assert.equal(config.storage.artifacts, '/etc/smoke/data/artifacts');
-    assert.deepEqual(config.environments.production!.headers, {});
+    assert.deepEqual(config.environments.get('production')!.headers, {});
   });
 
   it('is frozen all the way down', () => {
     const config = parseConfig(MINIMAL, FILE, {});
     assert.ok(Object.isFrozen(config));
-    assert.ok(Object.isFrozen(config.environments.production));
+    assert.ok(Object.isFrozen(config.environments.get('production')));
     assert.throws(() => {
       (config.runs as { concurrency: number }).concurrency = 99;
     }, TypeError);
@@ -139,8 +139,8 @@ describe('config validation', () => {
     );
     assert.equal(config.server.port, 9090);
     assert.equal(config.server.publicUrl, 'http://smoke.internal:8080');
-    assert.equal(config.environments.canary!.baseURL, 'https://canary.example.com');
-    assert.equal(config.environments.canary!.headers['x-price']!.reveal(), '$5');
+    assert.equal(config.environments.get('canary')!.baseURL, 'https://canary.example.com');
+    assert.equal(config.environments.get('canary')!.headers['x-price']!.reveal(), '$5');
   });
 
   it('keeps secrets out of every printed form', () => {

@@ -64,7 +64,8 @@ export interface Config {
     readonly resumeAttempts: number;
   };
   readonly storage: { readonly database: string; readonly artifacts: string };
-  readonly environments: Readonly<Record<string, EnvironmentConfig>>;
+  /** By name; a Map so a name from a request can never reach `Object.prototype`. */
+  readonly environments: ReadonlyMap<string, EnvironmentConfig>;
   readonly schedules: readonly ScheduleConfig[];
   readonly rollback: RollbackConfig;
   readonly gates: GatesConfig;
@@ -110,15 +111,15 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
 function finish(raw: RawConfig, file: string): Config {
   const dir = path.dirname(file);
   const suitePath = path.resolve(dir, raw.suite.config);
-  const environments: Record<string, EnvironmentConfig> = {};
+  const environments = new Map<string, EnvironmentConfig>();
   for (const [name, env] of Object.entries(raw.environments)) {
-    environments[name] = Object.freeze({
+    environments.set(name, Object.freeze({
       name,
       baseURL: env.baseURL,
       ...(env.baseline !== undefined && { baseline: env.baseline }),
       headers: Object.freeze(Object.fromEntries(Object.entries(env.headers).map(([k, v]) => [k, new Secret(v)]))),
       ...(env.storageState !== undefined && { storageState: path.resolve(dir, env.storageState) }),
-    });
+    }));
   }
   return deepFreeze({
     file,

@@ -129,7 +129,7 @@ export const configSchema = z
       if (env.baseline === undefined) continue;
       const path = ['environments', name, 'baseline'];
       if (env.baseline === name) ctx.addIssue({ code: 'custom', path, message: 'must name another environment, not itself' });
-      else if (!(env.baseline in config.environments))
+      else if (!Object.hasOwn(config.environments, env.baseline))
         ctx.addIssue({
           code: 'custom',
           path,

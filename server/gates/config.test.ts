@@ -28,7 +28,7 @@ describe('gates config', () => {
       { GH_SECRET: 'a-long-random-webhook-secret' },
     );
     assert.deepEqual(config.gates.flagger.targets, [{ canary: 'shop/checkout', environment: 'canary' }]);
-    assert.deepEqual(config.gates.github?.environments, { production: 'production' });
+    assert.deepEqual(config.gates.github?.environments, new Map([['production', 'production']]));
     assert.equal(config.gates.github?.secret.reveal(), 'a-long-random-webhook-secret');
     assert.ok(!inspect(config, { depth: 10 }).includes('a-long-random-webhook-secret'));
     assert.ok(!JSON.stringify(config).includes('a-long-random-webhook-secret'));

@@ -88,8 +88,8 @@ export interface FlaggerTarget {
 
 export interface GitHubGateConfig {
   readonly secret: Secret;
-  /** Keys lower-cased: GitHub environment names are case-insensitive. */
-  readonly environments: Readonly<Record<string, string>>;
+  /** GitHub environment name, lower-cased (GitHub treats case as one), to smoke environment. */
+  readonly environments: ReadonlyMap<string, string>;
 }
 
 export interface GatesConfig {
@@ -107,7 +107,7 @@ export function gatesConfig(raw: RawGates): GatesConfig {
     ...(raw.github && {
       github: {
         secret: new Secret(raw.github.secret),
-        environments: Object.fromEntries(Object.entries(raw.github.environments).map(([k, v]) => [k.toLowerCase(), v])),
+        environments: new Map(Object.entries(raw.github.environments).map(([k, v]) => [k.toLowerCase(), v])),
       },
     }),
   };

@@ -41,7 +41,7 @@ describe('GitHub gate', () => {
     assert.equal(refusal(() => parseGitHubBody(Buffer.from('x'), 'text/plain')).status, 415);
   });
 
-  const environments = { production: 'production', 'canary-eu': 'canary' };
+  const environments = new Map([['production', 'production'], ['canary-eu', 'canary']]);
   const decide = (options: Parameters<typeof deploymentStatusPayload>[0]) =>
     decideDeploymentStatus(deploymentStatusEvent.parse(deploymentStatusPayload(options)), environments);
 

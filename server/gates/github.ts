@@ -73,14 +73,14 @@ export type GitHubDecision =
  * A deployment reported `success` to a mapped environment is a deploy to
  * verify; anything else is acknowledged and left alone.
  */
-export function decideDeploymentStatus(event: DeploymentStatusEvent, environments: Readonly<Record<string, string>>): GitHubDecision {
+export function decideDeploymentStatus(event: DeploymentStatusEvent, environments: ReadonlyMap<string, string>): GitHubDecision {
   const { deployment, deployment_status: status, repository } = event;
   if (status.state !== 'success') {
     return { kind: 'ignore', reason: `deployment ${deployment.id} reported state '${status.state}'; smoke verifies a deployment when it reports 'success'` };
   }
   const version = deployment.sha ?? deployment.ref;
   if (version === undefined) throw new RequestError(400, 'missing_field', 'body: deployment.sha is required (or deployment.ref)', 'deployment.sha');
-  const environment = environments[deployment.environment.toLowerCase()];
+  const environment = environments.get(deployment.environment.toLowerCase());
   if (environment === undefined) {
     return { kind: 'ignore', reason: `GitHub environment '${deployment.environment}' is not mapped in gates.github.environments` };
   }

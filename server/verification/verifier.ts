@@ -75,7 +75,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
   let stopping = false;
 
   function environment(name: string): EnvironmentConfig {
-    const env = config.environments[name];
+    const env = config.environments.get(name);
     if (!env) throw new Error(`environment '${name}' vanished from the config`);
     return env;
   }
@@ -217,12 +217,12 @@ export function createVerifier(deps: VerifierDeps): Verifier {
 
   /** The environment a request names, or a 400 listing the configured ones. */
   function requested(name: string): EnvironmentConfig {
-    const env = config.environments[name];
+    const env = config.environments.get(name);
     if (!env) {
       throw new RequestError(
         400,
         'unknown_environment',
-        `environment '${name}' is not in the config (known: ${Object.keys(config.environments).join(', ')})`,
+        `environment '${name}' is not in the config (known: ${[...config.environments.keys()].join(', ')})`,
         'environment',
       );
     }
