@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { Secret } from './config/secret.ts';
+import { Secret } from './values/secret.ts';
 import { createLogger } from './log.ts';
 
 /** A stream that keeps what is written; `isTTY` as a terminal or a pipe would say. */

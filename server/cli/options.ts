@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { isHttpUrl } from '../config/primitives.ts';
+import { isHttpUrl } from '../values/primitives.ts';
 
 /** Where the CLI finds smoke when neither `--url` nor `$SMOKE_URL` says. */
 export const DEFAULT_URL = 'http://127.0.0.1:8080';

@@ -6,7 +6,7 @@ import { ConfigError } from '../errors.ts';
 import { valueAt } from '../zod-issues.ts';
 import { expandEnv } from './expand.ts';
 import { configSchema, type RawConfig } from './schema.ts';
-import { Secret } from './secret.ts';
+import { Secret } from '../values/secret.ts';
 import { rollbackConfig, type RollbackConfig } from '../signals/config.ts';
 import { gatesConfig, type GatesConfig } from '../gates/config.ts';
 

@@ -2,7 +2,7 @@ import { validateDetailed } from 'node-cron';
 import { z } from 'zod';
 import { checkGateEnvironments, gatesSchema } from '../gates/config.ts';
 import { rollbackSchema } from '../signals/config.ts';
-import { count, HEADER_NAME, httpUrl, NAME } from './primitives.ts';
+import { count, HEADER_NAME, httpUrl, NAME } from '../values/primitives.ts';
 
 /**
  * The config file's shape, with every default and unit beside its key. The

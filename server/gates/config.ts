@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { NAME, NAME_RULE } from '../config/primitives.ts';
-import { Secret } from '../config/secret.ts';
+import { NAME, NAME_RULE } from '../values/primitives.ts';
+import { Secret } from '../values/secret.ts';
 
 /** `<namespace>/<name>` of a Kubernetes object: DNS labels, names up to 253 characters. */
 const CANARY_REF = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/;

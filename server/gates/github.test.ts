@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Secret } from '../config/secret.ts';
+import { Secret } from '../values/secret.ts';
 import { deploymentStatusPayload, githubHeaders } from '../testing/github.ts';
 import { decideDeploymentStatus, deploymentStatusEvent, githubSignature, parseGitHubBody, verifyGitHubSignature } from './github.ts';
 import { gateRig } from '../testing/gate-rig.ts';

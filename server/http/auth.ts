@@ -1,6 +1,6 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import type { Secret } from '../config/secret.ts';
+import type { Secret } from '../values/secret.ts';
 import { errorBody } from './errors.ts';
 
 /** Requires `Authorization: Bearer <token>`; compares digests so timing says nothing about the token. */

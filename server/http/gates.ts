@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { Router, type RequestHandler, type Response } from 'express';
-import type { Secret } from '../config/secret.ts';
+import type { Secret } from '../values/secret.ts';
 import { RequestError } from '../errors.ts';
 import { argoInput } from '../gates/argo.ts';
 import type { GateAnswer } from '../gates/fields.ts';

@@ -9,7 +9,7 @@ import type { RunRecord } from '../store/records.ts';
 import type { FlowOutcome, FlowResult, Verdict } from '../verdict/types.ts';
 import type { RunObserver } from '../verification/observer.ts';
 import { createMetricsObserver } from './observer.ts';
-import { createSignalMetrics, statusClassOf } from './signal-metrics.ts';
+import { createSignalMetrics } from './signal-metrics.ts';
 
 const ENVIRONMENTS = ['production', 'canary'];
 const CHECKOUT = 'checkout.spec.ts › customer can check out';
@@ -266,18 +266,4 @@ describe('signal metrics', () => {
     assert.equal(await value(registry, 'smoke_webhook_outbox_pending', {}), 3);
   });
 
-  it('classes HTTP statuses', () => {
-    const table: [number, string][] = [
-      [200, '2xx'],
-      [204, '2xx'],
-      [301, '3xx'],
-      [404, '4xx'],
-      [429, '4xx'],
-      [503, '5xx'],
-      [599, '5xx'],
-      [101, 'network'],
-      [999, 'network'],
-    ];
-    for (const [status, expected] of table) assert.equal(statusClassOf(status), expected, String(status));
-  });
 });

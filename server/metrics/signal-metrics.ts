@@ -1,29 +1,18 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { STATUS_CLASSES, type StatusClass } from '../signals/status-class.ts';
 
 /** What became of a rollback signal: its webhook answered 2xx, answered a permanent no, or ran out of retries. */
 export type SignalOutcome = 'delivered' | 'rejected' | 'dead';
 
-/** One webhook attempt, by HTTP status class, or how it failed without one. */
-export type DeliveryStatusClass = '2xx' | '3xx' | '4xx' | '5xx' | 'timeout' | 'network';
 
 const SIGNAL_OUTCOMES = Object.keys({ delivered: 1, rejected: 1, dead: 1 } satisfies Record<SignalOutcome, 1>) as SignalOutcome[];
-const STATUS_CLASSES = Object.keys({ '2xx': 1, '3xx': 1, '4xx': 1, '5xx': 1, timeout: 1, network: 1 } satisfies Record<
-  DeliveryStatusClass,
-  1
->) as DeliveryStatusClass[];
 
 /** The metrics of the rollback-signal webhooks, for the signals module to report through. */
 export interface SignalMetrics {
   signalOutcome(outcome: SignalOutcome): void;
-  deliveryAttempt(statusClass: DeliveryStatusClass): void;
+  deliveryAttempt(statusClass: StatusClass): void;
   /** Signals written to the outbox and not yet delivered or given up. */
   outboxPending(count: number): void;
-}
-
-/** Maps an attempt's HTTP status to its class; anything outside 200–599 is a broken answer, counted as `network`. */
-export function statusClassOf(status: number): DeliveryStatusClass {
-  if (status >= 200 && status < 600) return `${Math.floor(status / 100)}xx` as DeliveryStatusClass;
-  return 'network';
 }
 
 /**

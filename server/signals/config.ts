@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { Secret } from '../config/secret.ts';
-import { count, HEADER_NAME, httpUrl, NAME, NAME_RULE } from '../config/primitives.ts';
+import { Secret } from '../values/secret.ts';
+import { count, HEADER_NAME, httpUrl, NAME, NAME_RULE } from '../values/primitives.ts';
 
 /** Events a webhook can subscribe to; only a rollback request is sent by default. */
 export const SIGNAL_EVENTS = ['deployment.rollback_requested', 'deployment.verified', 'deployment.inconclusive'] as const;

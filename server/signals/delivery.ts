@@ -1,5 +1,5 @@
 import { signedHeaders } from './signing.ts';
-import type { StatusClass } from './records.ts';
+import { statusClassOf, type StatusClass } from './status-class.ts';
 
 export interface Receiver {
   readonly url: string;
@@ -46,10 +46,11 @@ export async function attemptDelivery(receiver: Receiver, id: string, body: stri
     const text = (await response.text().catch(() => '')).slice(0, ERROR_BODY_CHARS);
     const latencyMs = performance.now() - started;
     const statusCode = response.status;
-    const statusClass = classOf(statusCode);
+    const statusClass = statusClassOf(statusCode);
     if (statusCode >= 200 && statusCode < 300) return { kind: 'delivered', statusCode, statusClass, latencyMs };
     const error = `HTTP ${statusCode}${text ? `: ${text.replace(/\s+/g, ' ').trim()}` : ''}`;
-    if (statusCode === 408 || statusCode === 429 || statusCode >= 500) {
+    // A status outside 200–599 is a broken peer, retried like one that did not answer.
+    if (statusCode === 408 || statusCode === 429 || statusClass === '5xx' || statusClass === 'network') {
       const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), now);
       return { kind: 'retry', statusCode, statusClass, latencyMs, error, ...(retryAfterMs !== undefined && { retryAfterMs }) };
     }
@@ -60,13 +61,6 @@ export async function attemptDelivery(receiver: Receiver, id: string, body: stri
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     return { kind: 'retry', statusClass: 'network', latencyMs, error: cause?.code ?? cause?.message ?? (err as Error).message };
   }
-}
-
-function classOf(status: number): StatusClass {
-  if (status < 300) return '2xx';
-  if (status < 400) return '3xx';
-  if (status < 500) return '4xx';
-  return '5xx';
 }
 
 /** Retry-After is either delta-seconds or an HTTP date. */

@@ -1,8 +1,9 @@
 import type { SignalEvent } from './config.ts';
+import type { StatusClass } from './status-class.ts';
 
 export type SignalStatus = 'pending' | 'delivered' | 'rejected' | 'dead';
-/** How an attempt ended, as counted in metrics: the HTTP status class, or why there was none. */
-export type StatusClass = '2xx' | '3xx' | '4xx' | '5xx' | 'timeout' | 'network';
+/** How an attempt ended, as counted in metrics (one classifier: `status-class.ts`). */
+export type { StatusClass };
 
 export interface SignalRecord {
   /** Also the `webhook-id` header: the same on every attempt, the receiver's idempotency key. */

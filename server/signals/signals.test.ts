@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import nock from 'nock';
 import pino from 'pino';
-import { Secret } from '../config/secret.ts';
+import { Secret } from '../values/secret.ts';
 import { openStore, type Store } from '../store/store.ts';
 import { startReceiver, verifyStandardWebhook, type Receiver } from '../testing/webhook-receiver.ts';
 import type { Verdict } from '../verdict/types.ts';
