@@ -8,6 +8,7 @@ import pino from 'pino';
 import { parseAllDocuments } from 'yaml';
 import { VERIFY_OPTIONS } from './cli/options.ts';
 import { parseConfig, type Config } from './config/config.ts';
+import { kustomize } from './deploy/manifests.ts';
 import { run, type Service } from './service.ts';
 
 /**
@@ -87,8 +88,9 @@ function kubernetesObject(kind: string, file: string): any {
 
 describe('deploy/ examples', () => {
   const all = examples();
-  const configMap = kubernetesObject('ConfigMap', 'kubernetes/configmap.yaml');
-  const deployment = kubernetesObject('Deployment', 'kubernetes/deployment.yaml');
+  const configMap = kubernetesObject('ConfigMap', 'kubernetes/base/configmap.yaml');
+  // The Deployment as `kubectl apply -k deploy/kubernetes/overlays/sqlite` sends it.
+  const deployment: any = kustomize('kubernetes/overlays/sqlite').find((m) => m.kind === 'Deployment')?.doc;
   const container = deployment.spec.template.spec.containers[0];
   const configText: string = configMap.data['smoke.config.yaml'];
   let config: Config;
@@ -123,11 +125,19 @@ describe('deploy/ examples', () => {
       'argo-rollouts/analysis-template-prometheus.yaml',
       'argocd/postsync-job.yaml',
       'github-actions/verify.yml',
-      'kubernetes/deployment.yaml',
-      'kubernetes/service.yaml',
-      'kubernetes/configmap.yaml',
-      'kubernetes/secret.yaml',
-      'kubernetes/pvc.yaml',
+      'argocd/application.yaml',
+      'kubernetes/base/kustomization.yaml',
+      'kubernetes/base/deployment.yaml',
+      'kubernetes/base/service.yaml',
+      'kubernetes/base/configmap.yaml',
+      'kubernetes/base/secret.yaml',
+      'kubernetes/base/serviceaccount.yaml',
+      'kubernetes/base/networkpolicy.yaml',
+      'kubernetes/overlays/sqlite/kustomization.yaml',
+      'kubernetes/overlays/sqlite/pvc.yaml',
+      'kubernetes/prometheus-operator/kustomization.yaml',
+      'kubernetes/prometheus-operator/servicemonitor.yaml',
+      'kubernetes/prometheus-operator/prometheusrule.yaml',
     ]) {
       assert.ok(files.includes(file), `deploy/${file} is missing`);
     }
@@ -178,15 +188,15 @@ describe('deploy/ examples', () => {
 
   it("the ConfigMap's config loads with the real loader, fed by the Deployment's environment", () => {
     assert.equal(config.server.port, 8080);
-    assert.deepEqual(Object.keys(config.environments), ['production', 'canary']);
+    assert.deepEqual([...config.environments.keys()], ['production', 'canary']);
     assert.ok(config.gates.github, 'the GitHub gate is configured');
     assert.equal(config.gates.flagger.targets[0]?.canary, 'shop/shop');
 
     const provided = new Set<string>(container.env.map((e: { name: string }) => e.name));
     const required = [...configText.matchAll(/\$\{([A-Z0-9_]+)\}/g)].map((m) => m[1]!);
-    for (const name of required) assert.ok(provided.has(name), `the config reads \${${name}}, which deployment.yaml does not set`);
+    for (const name of required) assert.ok(provided.has(name), `the config reads \${${name}}, which the Deployment does not set`);
 
-    const secret = kubernetesObject('Secret', 'kubernetes/secret.yaml');
+    const secret = kubernetesObject('Secret', 'kubernetes/base/secret.yaml');
     for (const e of container.env) {
       const ref = e.valueFrom?.secretKeyRef;
       if (ref) assert.ok(ref.name === secret.metadata.name && ref.key in secret.stringData, `${e.name} reads ${ref.name}/${ref.key}, which secret.yaml lacks`);

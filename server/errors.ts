@@ -29,10 +29,74 @@ export class RequestError extends Error {
   }
 }
 
+/**
+ * Domain errors: what the verifier, scheduler, gates and store refuse or
+ * cannot do, in their own words. Only `server/http/errors.ts` turns them into
+ * statuses and codes. `field` names the input at fault, in the caller's terms.
+ */
+
 /** The thing asked for does not exist. */
-export class NotFoundError extends RequestError {
-  constructor(what: string, id: string) {
-    super(404, 'not_found', `${what} '${id}' not found`);
+export class NotFoundError extends Error {
+  override readonly name = 'NotFoundError';
+  constructor(
+    readonly what: string,
+    readonly id: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${what} '${id}' not found`, options);
+  }
+}
+
+/** A request names an environment the config does not have. */
+export class UnknownEnvironment extends Error {
+  override readonly name = 'UnknownEnvironment';
+  constructor(
+    readonly environment: string,
+    known: readonly string[],
+    readonly field = 'environment',
+    options?: ErrorOptions,
+  ) {
+    super(`environment '${environment}' is not in the config (known: ${known.join(', ')})`, options);
+  }
+}
+
+/** An idempotency key already used for a different deployment. */
+export class IdempotencyConflict extends Error {
+  override readonly name = 'IdempotencyConflict';
+  constructor(
+    message: string,
+    readonly field = 'deploymentId',
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+
+  /** The same conflict, named by the field the caller used for the key. */
+  as(field: string): IdempotencyConflict {
+    return new IdempotencyConflict(this.message, field, { cause: this });
+  }
+}
+
+/** Work refused because the service is stopping; it is worth retrying once it is back. */
+export class ShuttingDown extends Error {
+  override readonly name = 'ShuttingDown';
+  constructor(options?: ErrorOptions) {
+    super('the service is shutting down; try again once it is back', options);
+  }
+}
+
+/** The database refuses writes (disk full, read-only, I/O error, locked): nothing was written. */
+export class StoreUnavailable extends Error {
+  override readonly name = 'StoreUnavailable';
+  constructor(
+    /** What the service was writing, e.g. `record a flow result`. */
+    readonly action: string,
+    options: ErrorOptions & { cause: unknown },
+  ) {
+    super(
+      `the store cannot write: ${describeError(options.cause)}; could not ${action}. Free space on the database's disk or make it writable; the service retries on its own`,
+      options,
+    );
   }
 }
 
@@ -46,7 +110,9 @@ export function describeError(err: unknown): string {
   const parts: string[] = [];
   let current: unknown = err;
   for (let depth = 0; current !== undefined && depth < 5; depth++) {
-    parts.push(current instanceof Error ? current.message : String(current));
+    const message = current instanceof Error ? current.message : String(current);
+    // A message that already quotes its cause (StoreUnavailable does) is not repeated.
+    if (!parts.at(-1)?.includes(message)) parts.push(message);
     current = current instanceof Error ? current.cause : undefined;
   }
   return parts.join(': caused by: ');

@@ -8,6 +8,7 @@ import { createDeliveries } from './gates/deliveries.ts';
 import { createGates } from './gates/gates.ts';
 import { createGateMetrics } from './gates/metrics.ts';
 import { createApp } from './http/app.ts';
+import { answerClientError } from './http/client-error.ts';
 import { createMetricsObserver } from './metrics/observer.ts';
 import { createRegistry } from './metrics/registry.ts';
 import { createSignalMetrics } from './metrics/signal-metrics.ts';
@@ -137,6 +138,7 @@ function listen(app: ReturnType<typeof createApp>, host: string, port: number): 
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server)));
     server.once('error', reject);
+    server.on('clientError', answerClientError);
   });
 }
 

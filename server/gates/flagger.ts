@@ -95,9 +95,13 @@ export function notStartedAnswer(revision: { canary: string; key: string }, phas
 }
 
 /**
- * Flagger advances on 200–202 and counts anything else as a failed check,
- * logging the body in the canary's events: every "not yet" and "no" is a 4xx
- * with the reason (a 5xx would read as smoke being broken).
+ * Flagger takes 200–202 as "yes" and anything else as "no", logging the body
+ * in the canary's events: every "not yet" and "no" is a 4xx with the reason
+ * (a 5xx would read as smoke being broken). Meant for confirm-traffic-increase
+ * and confirm-promotion hooks, where a "no" halts the canary without a failed
+ * check (flagger pkg/controller/scheduler_hooks.go); a pre-rollout or rollout
+ * hook would count each "not yet" against a healthy canary. Only the rollback
+ * gate turns a failed verification into a rollback.
  */
 export const GATE_STATUS: Readonly<Record<RevisionStateKind, number>> = {
   pass: 200,
@@ -109,7 +113,7 @@ export const GATE_STATUS: Readonly<Record<RevisionStateKind, number>> = {
   superseded: 409,
 };
 
-/** The pre-rollout / rollout / confirm-promotion gate: open (200) only once the revision passed. */
+/** The confirm-traffic-increase / confirm-promotion gate: open (200) only once the revision passed. */
 export function gateAnswer(state: RevisionState, links: RevisionLinks): GateAnswer {
   return {
     status: GATE_STATUS[state.kind],

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { RequestError } from '../errors.ts';
+import { IdempotencyConflict, RequestError } from '../errors.ts';
 import type { DeploymentRecord } from '../store/records.ts';
 import type { Store } from '../store/store.ts';
 import type { DeployRequest, Verifier } from '../verification/verifier.ts';
@@ -20,8 +20,14 @@ export interface GitHubDelivery {
   readonly body: Buffer;
 }
 
+/**
+ * The gates are the HTTP adapter for deploy tools' webhooks: they read headers,
+ * signatures and raw payloads and answer with a status and body, so refusing
+ * a malformed delivery is theirs to say (`RequestError`); what the verifier
+ * refuses arrives as a domain error and is mapped in `server/http/errors.ts`.
+ */
 export interface Gates {
-  /** Flagger's pre-rollout / rollout / confirm-promotion hook: starts the revision's verification if needed. */
+  /** Flagger's confirm-traffic-increase / confirm-promotion hook: starts the revision's verification if needed. */
   flagger(payload: FlaggerPayload, base: string): GateAnswer;
   /** Flagger's rollback hook: never starts anything. */
   flaggerRollback(payload: FlaggerPayload, base: string): GateAnswer;
@@ -63,7 +69,7 @@ export function createGates(deps: GatesDeps): Gates {
       if (created) logger.info({ gate, key: request.deploymentId, deploymentId: deployment.id, environment: request.environment, version: request.version }, 'gate started a verification');
       return submitted;
     } catch (err) {
-      if (err instanceof RequestError && err.code === 'conflict') throw new RequestError(409, 'conflict', err.message, conflictField, { cause: err });
+      if (err instanceof IdempotencyConflict) throw err.as(conflictField);
       throw err;
     }
   }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { pinoHttp } from 'pino-http';
 import type { Config } from '../config/config.ts';
+import { redactUrl } from '../log.ts';
 import type { BrowserProbe } from '../runner/browser-probe.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { Gates } from '../gates/gates.ts';
@@ -51,7 +52,8 @@ export function createApp(deps: AppDeps): express.Express {
       // Probes and scrapes every few seconds would drown the log.
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
       serializers: {
-        req: (req) => ({ id: req.id, method: req.method, url: req.url }),
+        // A token in a query (a gate's callback, a copied link) must not reach the log.
+        req: (req) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
         res: (res) => ({ statusCode: res.statusCode }),
       },
     }),

@@ -6,7 +6,7 @@ import type { Store } from '../store/store.ts';
 import type { Verifier } from '../verification/verifier.ts';
 import { signalView } from './signals.ts';
 import { deploymentView, type LinkBase } from './views.ts';
-import { label, validate } from './validate.ts';
+import { label, methodNotAllowed, pathParam, validate, validateQuery, wholeNumber } from './validate.ts';
 
 /** Longest `?wait=` a caller may hold a request open for, seconds. */
 export const MAX_WAIT_SECONDS = 900;
@@ -18,23 +18,20 @@ const deployBody = z.strictObject({
   deploymentId: label(200).optional(),
 });
 
-const waitQuery = z.object({
-  wait: z
-    .string()
-    .regex(/^\d+$/, { error: 'must be a whole number of seconds' })
-    .transform(Number)
-    .pipe(z.number().max(MAX_WAIT_SECONDS, { error: `must be at most ${MAX_WAIT_SECONDS}` }))
-    .optional(),
+/** A POST or GET of one deployment may hold the request open until the verdict, at most this long. */
+const waitQuery = z.strictObject({
+  wait: wholeNumber(0, MAX_WAIT_SECONDS, 'seconds').optional(),
 });
 
-const listQuery = z.object({
-  environment: z.string().max(64).optional(),
-  limit: z.string().regex(/^\d+$/, { error: 'must be a whole number' }).transform(Number).pipe(z.number().min(1).max(500)).optional(),
+const listQuery = z.strictObject({
+  environment: z.string().max(64, { error: 'must be at most 64 characters' }).optional(),
+  limit: wholeNumber(1, 500).optional(),
 });
 
 export function deploymentRoutes(deps: { store: Store; verifier: Verifier; signals: Pick<Signals, 'ofDeployment'>; base: LinkBase }): Router {
   const { store, verifier, signals, base } = deps;
   const router = Router();
+  router.param('id', pathParam('id'));
 
   const present = (req: Parameters<LinkBase>[0], id: string) => {
     const deployment = store.getDeployment(id);
@@ -52,7 +49,7 @@ export function deploymentRoutes(deps: { store: Store; verifier: Verifier; signa
     if (!req.is('application/json')) {
       throw new RequestError(415, 'unsupported_media_type', 'send the deployment as JSON with Content-Type: application/json');
     }
-    const { wait } = validate(waitQuery, req.query, 'query');
+    const { wait } = validateQuery(waitQuery, req.query);
     const body = validate(deployBody, req.body ?? {}, 'body');
     const { deployment, created } = verifier.submit(body);
     if (wait) {
@@ -69,13 +66,13 @@ export function deploymentRoutes(deps: { store: Store; verifier: Verifier; signa
   });
 
   router.get('/', (req, res) => {
-    const { environment, limit } = validate(listQuery, req.query, 'query');
+    const { environment, limit } = validateQuery(listQuery, req.query);
     const list = store.listDeployments({ ...(environment && { environment }), limit: limit ?? 50 });
     res.json({ deployments: list.map((d) => present(req, d.id)) });
   });
 
   router.get('/:id', async (req, res) => {
-    const { wait } = validate(waitQuery, req.query, 'query');
+    const { wait } = validateQuery(waitQuery, req.query);
     if (wait && store.getDeployment(req.params.id)) {
       const closed = new AbortController();
       res.on('close', () => closed.abort());
@@ -83,6 +80,9 @@ export function deploymentRoutes(deps: { store: Store; verifier: Verifier; signa
     }
     res.json(present(req, req.params.id));
   });
+
+  router.all('/', methodNotAllowed(['GET', 'POST']));
+  router.all('/:id', methodNotAllowed(['GET']));
 
   return router;
 }

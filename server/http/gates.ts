@@ -9,7 +9,7 @@ import type { Gates } from '../gates/gates.ts';
 import type { GateMetrics, GateName } from '../gates/metrics.ts';
 import { bearerAuth } from './auth.ts';
 import { errorBody } from './errors.ts';
-import { validate } from './validate.ts';
+import { validate, validateQuery } from './validate.ts';
 import type { LinkBase } from './views.ts';
 
 /** Flagger and Argo send a few hundred bytes. */
@@ -51,7 +51,7 @@ export function gateRoutes(deps: GateRouteDeps): Router {
   });
 
   router.get('/argo', counted('argo'), bearer, (req, res) => {
-    res.json(gates.argo(validate(argoInput, req.query, 'query'), base(req)));
+    res.json(gates.argo(validateQuery(argoInput, req.query), base(req)));
   });
 
   router.post('/argo', counted('argo'), bearer, requireJson, json, (req, res) => {

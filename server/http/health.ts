@@ -8,7 +8,7 @@ export interface Readiness {
   accepting(): boolean;
 }
 
-/** `/healthz`: the process answers. `/readyz`: it can do its job (store open, browser launches). */
+/** `/healthz`: the process answers. `/readyz`: it can do its job (store takes writes, browser launches). */
 export function healthRoutes(deps: { store: Store; browser: BrowserProbe; readiness: Readiness }): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
@@ -17,7 +17,8 @@ export function healthRoutes(deps: { store: Store; browser: BrowserProbe; readin
   router.get('/readyz', async (_req, res) => {
     const checks: Record<string, { ok: boolean; error?: string }> = {};
     try {
-      deps.store.ping();
+      // A write, not a read: a full or read-only disk still answers SELECT 1.
+      deps.store.probeWrite();
       checks.store = { ok: true };
     } catch (err) {
       checks.store = { ok: false, error: describeError(err) };

@@ -4,24 +4,26 @@ import { z } from 'zod';
 import { NotFoundError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
 import { runSummaryView, runView, type LinkBase } from './views.ts';
-import { validate } from './validate.ts';
+import { methodNotAllowed, noQuery, pathParam, validateQuery, wholeNumber } from './validate.ts';
 
 const listQuery = z.strictObject({
-  environment: z.string().max(64).optional(),
-  limit: z.string().regex(/^\d+$/, { error: 'must be a whole number' }).transform(Number).pipe(z.number().min(1).max(500)).optional(),
+  environment: z.string().max(64, { error: 'must be at most 64 characters' }).optional(),
+  limit: wholeNumber(1, 500).optional(),
 });
 
 export function runRoutes(deps: { store: Store; artifactsDir: string; base: LinkBase }): Router {
   const { store, artifactsDir, base } = deps;
   const router = Router();
+  router.param('id', pathParam('id'));
 
   router.get('/', (req, res) => {
-    const { environment, limit } = validate(listQuery, req.query, 'query');
+    const { environment, limit } = validateQuery(listQuery, req.query);
     const runs = store.listRuns({ ...(environment && { environment }), limit: limit ?? 50 });
     res.json({ runs: runs.map((r) => runSummaryView(base(req), r)) });
   });
 
   router.get('/:id', (req, res) => {
+    validateQuery(noQuery, req.query);
     const run = store.getRun(req.params.id);
     if (!run) throw new NotFoundError('run', req.params.id);
     res.json(runView(base(req), run));
@@ -38,6 +40,10 @@ export function runRoutes(deps: { store: Store; artifactsDir: string; base: Link
       if (err && !res.headersSent) next(new NotFoundError('artifact', wanted));
     });
   });
+
+  router.all('/', methodNotAllowed(['GET']));
+  router.all('/:id', methodNotAllowed(['GET']));
+  router.all('/:id/artifacts/*artifact', methodNotAllowed(['GET']));
 
   return router;
 }

@@ -76,6 +76,8 @@ function flowView(base: string, runId: string, result: FlowResult) {
     durationMs: result.durationMs,
     retries: result.retries,
     error: result.error ?? null,
+    /** Set when the browser or runner broke under the flow: the service's fault, not the deploy's. */
+    fault: result.fault ?? null,
     artifacts: result.artifacts.map((a) => ({
       name: a.name,
       contentType: a.contentType,

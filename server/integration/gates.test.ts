@@ -106,7 +106,7 @@ describe('pull gates against the demo shops', () => {
       { name: 'Argo: an unknown environment', method: 'GET', route: '/api/v1/gates/argo?environment=staging&revision=r1', headers: AUTH, status: 400, code: 'unknown_environment', field: 'environment' },
       { name: 'Argo: an unknown parameter', method: 'GET', route: '/api/v1/gates/argo?environment=argo&revision=r1&url=http://x', headers: AUTH, status: 400, code: 'unknown_field', field: 'url' },
       { name: 'Argo: a revision with spaces', method: 'GET', route: '/api/v1/gates/argo?environment=argo&revision=a%20b', headers: AUTH, status: 400, code: 'invalid_field', field: 'revision' },
-      { name: 'Argo: the environment twice', method: 'GET', route: '/api/v1/gates/argo?environment=argo&environment=gh&revision=r1', headers: AUTH, status: 400, code: 'invalid_field', field: 'environment' },
+      { name: 'Argo: the environment twice', method: 'GET', route: '/api/v1/gates/argo?environment=argo&environment=gh&revision=r1', headers: AUTH, status: 400, code: 'repeated_field', field: 'environment' },
       { name: 'Argo: a body that is not an object', route: '/api/v1/gates/argo', body: '["argo"]', headers: AUTH, status: 400, code: 'invalid_body' },
       { name: 'Argo: no token', method: 'GET', route: '/api/v1/gates/argo?environment=argo&revision=r1', status: 401, code: 'unauthorized', field: 'authorization' },
       { name: 'GitHub: no signature', route: '/api/v1/gates/github', body: JSON.stringify(deploymentStatusPayload()), headers: { 'x-github-event': 'deployment_status', 'x-github-delivery': 'bad-2' }, status: 401, code: 'bad_signature', field: 'x-hub-signature-256' },

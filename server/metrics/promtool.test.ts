@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { after, before, describe, it } from 'node:test';
 import path from 'node:path';
+import { parse, stringify } from 'yaml';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { promtool, RULES_FILE, RULES_TEST_FILE } from '../integration/prometheus-tools.ts';
 import { REPO } from '../integration/harness.ts';
@@ -20,6 +23,35 @@ describe('promtool', () => {
     const run = promtool(['test', 'rules', RULES_TEST_FILE]);
     assert.equal(run.status, 0, run.stdout + run.stderr);
     assert.match(run.stdout, /SUCCESS/);
+  });
+
+  describe("the PrometheusRule's groups (deploy/kubernetes/prometheus-operator)", () => {
+    let dir: string;
+    let rules: string;
+    let tests: string;
+    before(() => {
+      dir = mkdtempSync(path.join(os.tmpdir(), 'smoke-promrule-'));
+      const rule = parse(readFileSync(path.join(REPO, 'deploy/kubernetes/prometheus-operator/prometheusrule.yaml'), 'utf8'));
+      rules = path.join(dir, 'prometheusrule-groups.yml');
+      writeFileSync(rules, stringify({ groups: rule.spec.groups }));
+      // The same unit tests, run on the embedded groups instead of smoke-rules.yml.
+      const unit = parse(readFileSync(RULES_TEST_FILE, 'utf8'));
+      tests = path.join(dir, 'prometheusrule-groups.test.yml');
+      writeFileSync(tests, stringify({ ...unit, rule_files: [path.basename(rules)] }));
+    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('promtool accepts them', () => {
+      const run = promtool(['check', 'rules', rules]);
+      assert.equal(run.status, 0, run.stdout + run.stderr);
+      assert.match(run.stdout, /SUCCESS: \d+ rules found/);
+    });
+
+    it("they pass the rules' unit tests", () => {
+      const run = promtool(['test', 'rules', tests]);
+      assert.equal(run.status, 0, run.stdout + run.stderr);
+      assert.match(run.stdout, /SUCCESS/);
+    });
   });
 
   it('accepts the example Prometheus config', () => {

@@ -1,20 +1,23 @@
 import path from 'node:path';
 import type { Artifact, FlowOutcome, FlowResult } from '../verdict/types.ts';
+import { infrastructureFault } from './faults.ts';
 import type { TestAttemptMessage } from './protocol.ts';
 
+/** Longest error text kept for a tainted flow, which quotes more than one attempt. */
+const MAX_TAINTED_ERROR_CHARS = 8_000;
+
 /**
- * Errors that say the browser or the runner broke rather than the page under
- * test: the flow could not be run, which is the service's problem to fix and
- * never evidence against a deploy.
+ * Why this attempt says nothing about the page, or undefined when it failed
+ * on the page (or did not fail). The reporter's verdict comes first: it saw
+ * the attempt's structure (steps, fixtures, how the worker ended), not only
+ * its text.
  */
-const INFRASTRUCTURE_ERRORS = [
-  /browserType\.launch/i,
-  /Executable doesn't exist/i,
-  /Browser closed unexpectedly/i,
-  /Target crashed/i,
-  /worker process exited unexpectedly/i,
-  /Failed to launch/i,
-];
+export function attemptFault(attempt: TestAttemptMessage): string | undefined {
+  if (attempt.status === 'passed' || attempt.status === 'skipped') return undefined;
+  if (attempt.fault !== undefined) return attempt.fault;
+  if (attempt.status === 'interrupted') return 'the run was interrupted before the flow finished';
+  return attempt.error === undefined ? undefined : infrastructureFault(attempt.error);
+}
 
 /** Folds the attempts of one flow in one environment into its result, once the last attempt is in. */
 export class AttemptLog {
@@ -34,16 +37,22 @@ export class AttemptLog {
 
   #fold(attempts: TestAttemptMessage[], last: TestAttemptMessage): FlowResult {
     const lastFailure = [...attempts].reverse().find((a) => a.error !== undefined || a.attachments.length > 0);
-    const error = lastFailure?.error;
+    // One attempt the browser or runner broke taints the flow: its other
+    // failures may be that fault's after-effects, so none of it is evidence.
+    const faulty = [...attempts].reverse().find((a) => attemptFault(a) !== undefined);
+    const outcome = outcomeOf(last, faulty !== undefined);
+    const fault = outcome === 'error' && faulty ? attemptFault(faulty) : undefined;
+    const error = fault !== undefined && faulty ? taintedError(faulty, fault, attempts) : lastFailure?.error;
     return {
       environment: last.environment,
       flow: last.flow,
       file: last.file,
       line: last.line,
-      outcome: outcomeOf(last, error),
+      outcome,
       durationMs: attempts.reduce((sum, a) => sum + a.durationMs, 0),
       retries: last.attempt,
       ...(error !== undefined && { error }),
+      ...(fault !== undefined && { fault }),
       artifacts: (lastFailure?.attachments ?? []).flatMap((a) => this.#artifact(a)),
     };
   }
@@ -56,7 +65,8 @@ export class AttemptLog {
   }
 }
 
-function outcomeOf(last: TestAttemptMessage, error: string | undefined): FlowOutcome {
+function outcomeOf(last: TestAttemptMessage, tainted: boolean): FlowOutcome {
+  // Playwright counts an interrupted attempt as skipped; for us the flow did not run.
   if (last.status === 'interrupted') return 'error';
   switch (last.outcome) {
     case 'expected':
@@ -66,6 +76,29 @@ function outcomeOf(last: TestAttemptMessage, error: string | undefined): FlowOut
     case 'skipped':
       return 'skipped';
     default:
-      return error !== undefined && INFRASTRUCTURE_ERRORS.some((re) => re.test(error)) ? 'error' : 'failed';
+      return tainted ? 'error' : 'failed';
   }
+}
+
+/**
+ * The fault's own error first, then every other attempt's error that says
+ * something else, so a human sees what the page did too.
+ */
+function taintedError(faulty: TestAttemptMessage, fault: string, attempts: readonly TestAttemptMessage[]): string {
+  const head = faulty.error ?? `no error message (${fault})`;
+  const shown = new Set([headline(head)]);
+  const parts = [head];
+  for (const attempt of attempts) {
+    if (attempt === faulty || attempt.error === undefined || shown.has(headline(attempt.error))) continue;
+    shown.add(headline(attempt.error));
+    const why = attemptFault(attempt);
+    parts.push(`Attempt ${attempt.attempt + 1} ${why === undefined ? 'failed on the page' : `also died (${why})`}:\n${attempt.error}`);
+  }
+  const text = parts.join('\n\n');
+  return text.length > MAX_TAINTED_ERROR_CHARS ? `${text.slice(0, MAX_TAINTED_ERROR_CHARS)}\n…(truncated)` : text;
+}
+
+/** An error without its call log, which differs from attempt to attempt for the same failure. */
+function headline(error: string): string {
+  return error.split(/\n\s*Call log:/)[0]!.trim();
 }

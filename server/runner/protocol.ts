@@ -18,6 +18,12 @@ export interface TestAttemptMessage {
   /** Playwright's outcome over all attempts, on the final attempt only. */
   readonly outcome?: 'expected' | 'unexpected' | 'flaky' | 'skipped';
   readonly error?: string;
+  /**
+   * Set on a failed attempt that died of a browser, worker or runner fault
+   * rather than on the page: why, in a few words. Such an attempt is no
+   * evidence against the deploy, whatever its error says.
+   */
+  readonly fault?: string;
   readonly attachments: readonly { name: string; contentType: string; path: string }[];
 }
 

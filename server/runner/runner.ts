@@ -12,6 +12,7 @@ import { AttemptLog } from './attempts.ts';
 import { launchOptionsFor, type BrowserChoice } from './browser.ts';
 import { killMarkedProcesses, RUN_MARK_VAR } from './processes.ts';
 import { REPORT_FD, RUN_ENV_VAR, type ReporterMessage, type RunDescription } from './protocol.ts';
+import { Scrubber } from './scrub.ts';
 import { wrapperConfigSource } from './wrapper-config.ts';
 
 /** Bytes of the runner's stdout/stderr kept for diagnostics; the rest is dropped. */
@@ -72,10 +73,16 @@ export function createRunner(deps: RunnerDeps): Runner {
 async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, request: RunRequest): Promise<RunReport> {
   const { runId, logger } = request;
   const tmpDir = path.join(deps.tmpRoot, runId);
-  mkdirSync(tmpDir, { recursive: true });
-  mkdirSync(request.outputDir, { recursive: true });
   const wrapper = wrapperPath(deps.suite, tmpDir, `${instanceTag(deps.tmpRoot)}-${runId}`);
-  writeFileSync(wrapper, wrapperConfigSource(deps.suite.kind === 'config' ? deps.suite.path : undefined));
+  try {
+    mkdirSync(tmpDir, { recursive: true });
+    mkdirSync(request.outputDir, { recursive: true });
+    writeFileSync(wrapper, wrapperConfigSource(deps.suite.kind === 'config' ? deps.suite.path : undefined));
+  } catch (err) {
+    // Nothing started yet: leave nothing behind either (a read-only suite folder, a full disk).
+    cleanUp(wrapper, tmpDir, request.outputDir);
+    throw new Error(`could not prepare the run (temp folder ${tmpDir}, generated config ${wrapper})`, { cause: err });
+  }
 
   const description: RunDescription = {
     runId,
@@ -116,9 +123,30 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
     detached: true,
   });
 
+  // The header values go to the browser, nowhere else: traces record request
+  // headers, error texts and output may echo them.
+  const scrubber = new Scrubber(request.environments.flatMap((env) => Object.values(env.headers).map((v) => v.reveal())));
   const attempts = new AttemptLog(request.outputDir);
   const results: FlowResult[] = [];
   const runnerErrors: string[] = [];
+  const publishErrors: string[] = [];
+  // Results with artifacts are published (stored, hence served) while the run
+  // goes on, so each is scrubbed before it is published, in arrival order.
+  // That, rather than the API refusing artifacts of running runs, also holds
+  // when the service dies mid-run: every file a stored result names is clean.
+  let published = Promise.resolve();
+  const publish = async (raw: FlowResult) => {
+    const result = await scrubResult(scrubber, raw, request.outputDir).catch((err: unknown) => {
+      publishErrors.push(`the artifacts of "${raw.flow}" on ${raw.environment} are withheld: ${describeError(err)}`);
+      return { ...scrubFlowTexts(scrubber, raw), artifacts: [] };
+    });
+    results.push(result);
+    try {
+      request.onResult?.(result);
+    } catch (err) {
+      publishErrors.push(`recording the result of "${raw.flow}" on ${raw.environment} failed: ${describeError(err)}`);
+    }
+  };
   let endStatus: string | undefined;
   const stdout = tail(child.stdout);
   const stderr = tail(child.stderr);
@@ -134,10 +162,7 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
     }
     if (message.type === 'test') {
       const result = attempts.add(message);
-      if (result) {
-        results.push(result);
-        request.onResult?.(result);
-      }
+      if (result) published = published.then(() => publish(result));
     } else if (message.type === 'error') runnerErrors.push(message.message);
     else if (message.type === 'end') endStatus = message.status;
   });
@@ -161,23 +186,50 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
   await reportsDone;
+  await published;
   clearTimeout(deadline);
   clearTimeout(killTimer);
   request.signal.removeEventListener('abort', onAbort);
 
   const leftovers = killMarkedProcesses(tmpDir);
   if (leftovers > 0) logger.warn({ leftovers }, 'killed processes the runner left behind');
+  // Files no result names (earlier attempts' traces) are never served, but
+  // nothing with a secret stays on disk either.
+  await scrubber.folder(request.outputDir).catch((err: unknown) => {
+    logger.error({ err }, 'could not scrub the run artifacts; removing them');
+    rmSync(request.outputDir, { recursive: true, force: true });
+  });
   cleanUp(wrapper, tmpDir, request.outputDir);
 
-  const diagnostics = [...runnerErrors];
-  const errTail = stderr().trim();
+  const errors = runnerErrors.map((e) => scrubber.text(e));
+  const diagnostics = [...errors, ...publishErrors.map((e) => scrubber.text(e))];
+  const errTail = scrubber.text(stderr().trim());
   if (errTail) diagnostics.push(`runner stderr (last ${OUTPUT_TAIL_BYTES} bytes):\n${errTail}`);
-  const outTail = stdout().trim();
+  const outTail = scrubber.text(stdout().trim());
   if (outTail) diagnostics.push(`runner stdout (last ${OUTPUT_TAIL_BYTES} bytes):\n${outTail}`);
 
-  const outcome = stopped ?? classifyExit(exit, endStatus, runnerErrors, errTail);
+  const outcome = stopped ?? classifyExit(exit, endStatus, errors, errTail);
   logger.debug({ exit: { code: exit.code, signal: exit.signal }, endStatus, outcome }, 'runner exited');
   return { outcome, results, diagnostics };
+}
+
+/** A result with its artifacts scrubbed on disk and its error text scrubbed. */
+async function scrubResult(scrubber: Scrubber, result: FlowResult, outputDir: string): Promise<FlowResult> {
+  for (const artifact of result.artifacts) {
+    await scrubber.file(path.join(outputDir, ...artifact.path.split('/'))).catch((err: NodeJS.ErrnoException) => {
+      // Gone already: the API answers 404 for it, nothing to leak.
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
+  return scrubFlowTexts(scrubber, result);
+}
+
+function scrubFlowTexts(scrubber: Scrubber, result: FlowResult): FlowResult {
+  return {
+    ...result,
+    ...(result.error !== undefined && { error: scrubber.text(result.error) }),
+    ...(result.fault !== undefined && { fault: scrubber.text(result.fault) }),
+  };
 }
 
 /**
@@ -219,7 +271,8 @@ function tail(stream: NodeJS.ReadableStream | null): () => string {
   stream?.on('data', (chunk: string) => {
     kept = (kept + chunk).slice(-OUTPUT_TAIL_BYTES);
   });
-  return () => kept;
+  // A cut first line may start halfway through a secret, which no scrubbing would recognise.
+  return () => (kept.length < OUTPUT_TAIL_BYTES ? kept : kept.slice(kept.indexOf('\n') + 1));
 }
 
 function firstLine(text: string): string {

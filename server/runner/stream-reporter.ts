@@ -1,13 +1,13 @@
 import net from 'node:net';
 import path from 'node:path';
-import type { FullConfig, FullResult, Reporter, Suite, TestCase, TestError, TestResult } from '@playwright/test/reporter';
+import type { FullConfig, FullResult, Reporter, Suite, TestCase, TestError, TestResult, TestStep } from '@playwright/test/reporter';
+import { BROWSER_FIXTURES, infrastructureFault, stripAnsi } from './faults.ts';
 import { REPORT_FD, type ReporterMessage } from './protocol.ts';
 
 /** Longest error text sent per attempt: a stack trace with a call log can run to megabytes. */
 const MAX_ERROR_CHARS = 4_000;
 /** How often the reporter checks that the service that started it is still alive. */
 const PARENT_CHECK_MS = 1_000;
-const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g;
 
 /**
  * Loaded by the Playwright runner that the service spawns (never by the
@@ -47,6 +47,7 @@ export default class StreamReporter implements Reporter {
     const titles = test.titlePath().slice(3);
     const flow = [userProject ? `[${userProject}] ${file}` : file, ...titles].join(' › ');
     const failedAttempt = result.status !== 'passed' && result.status !== 'skipped';
+    const fault = failedAttempt ? resultFault(result) : undefined;
     const final =
       result.status === test.expectedStatus ||
       result.status === 'skipped' ||
@@ -64,6 +65,7 @@ export default class StreamReporter implements Reporter {
       final,
       ...(final && { outcome: test.outcome() }),
       ...(failedAttempt && { error: formatErrors(result.errors) }),
+      ...(fault !== undefined && { fault }),
       attachments: failedAttempt
         ? result.attachments
             .filter((a): a is typeof a & { path: string } => typeof a.path === 'string')
@@ -97,8 +99,55 @@ export default class StreamReporter implements Reporter {
 
 function formatErrors(errors: readonly TestError[]): string {
   const text = errors
-    .map((e) => (e.message ?? e.value ?? 'unknown error').replace(ANSI, ''))
+    .map((e) => textOf(e) || 'unknown error')
     .join('\n\n')
     .trim();
   return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)}\n…(truncated)` : text;
+}
+
+const BROWSER_FIXTURE_STEP = new RegExp(`^Fixture "(${BROWSER_FIXTURES.join('|')})"$`);
+
+/**
+ * Why a failed attempt is the browser's or the runner's fault rather than the
+ * page's, from what only the runner sees: how the attempt ended, where its
+ * errors came from, which step failed. Then from the full error texts, before
+ * they are cut short for sending.
+ */
+export function resultFault(result: Pick<TestResult, 'status' | 'errors' | 'steps'>): string | undefined {
+  if (result.status === 'interrupted') return 'the run was interrupted before the flow finished';
+  // The runner fails an attempt with a bare message, no stack, only for its
+  // own reasons (the worker exited, the worker lost the test): nothing the
+  // flow ran threw it.
+  const runnerMade = result.errors.find((e) => e.message !== undefined && e.stack === undefined && e.value === undefined && e.location === undefined);
+  if (runnerMade) return infrastructureFault(textOf(runnerMade)) ?? `the test runner ended the attempt: ${firstLine(textOf(runnerMade))}`;
+  // Launching the browser or opening its context or page failed or hung: the test body never had a page to judge.
+  const fixture = failedStep(result.steps, (step) => step.category === 'fixture' && BROWSER_FIXTURE_STEP.test(step.title));
+  if (fixture?.error) return `the ${fixture.title.toLowerCase()} failed: ${firstLine(textOf(fixture.error))}`;
+  for (const error of result.errors.flatMap(withCauses)) {
+    const fault = infrastructureFault(textOf(error));
+    if (fault !== undefined) return fault;
+  }
+  return undefined;
+}
+
+function textOf(error: TestError): string {
+  return stripAnsi(error.message ?? error.value ?? '');
+}
+
+/** Bounded, for a reason that is read in a list. */
+function firstLine(text: string): string {
+  return (text.split('\n').find((l) => l.trim()) ?? '').trim().slice(0, 200);
+}
+
+function failedStep(steps: readonly TestStep[], matches: (step: TestStep) => boolean): TestStep | undefined {
+  for (const step of steps) {
+    if (step.error !== undefined && matches(step)) return step;
+    const inner = failedStep(step.steps, matches);
+    if (inner) return inner;
+  }
+  return undefined;
+}
+
+function withCauses(error: TestError): TestError[] {
+  return error.cause ? [error, ...withCauses(error.cause)] : [error];
 }

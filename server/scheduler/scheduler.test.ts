@@ -8,7 +8,7 @@ import { NotFoundError } from '../errors.ts';
 import type { RunRecord, RunWithResults } from '../store/records.ts';
 import type { RunRequest } from '../verification/verifier.ts';
 import type { FlowResult, Verdict } from '../verdict/types.ts';
-import type { Clock, CronHandlers, TimerHandle } from './clock.ts';
+import { systemClock, type Clock, type CronHandlers, type TimerHandle } from './clock.ts';
 import { createScheduler, type SchedulerDeps } from './scheduler.ts';
 
 const logger = pino({ level: 'silent' });
@@ -195,20 +195,42 @@ describe('scheduler', () => {
       await verifier.submitted.at(-1)!.finish(PASS);
     }
     assert.deepEqual(delays, [15_000, 29_999, 3_000]);
-    for (const delay of delays) assert.ok(delay >= 0 && delay < 30_000);
-
-    // With the real random source, over many draws.
-    const real = setup([{ name: 'real', jitterSeconds: 2 }], {});
-    real.clock.random = Math.random;
-    for (let i = 0; i < 200; i++) {
-      real.clock.fire('real');
-      const [delay] = real.clock.pending();
-      assert.ok(delay! >= 0 && delay! < 2_000, `delay ${delay}`);
-      await real.clock.advance(delay!);
-      await real.verifier.submitted.at(-1)!.finish(PASS);
-    }
     scheduler.stop();
-    real.scheduler.stop();
+  });
+
+  it('starts at once when the jitter draw is 0', async () => {
+    const { clock, verifier, scheduler } = setup([{ name: 'spread', jitterSeconds: 30 }]);
+    clock.random = () => 0;
+    clock.fire('spread');
+    assert.deepEqual(clock.pending(), [], 'no timer for a zero delay');
+    assert.equal(verifier.submitted.length, 1);
+    scheduler.stop();
+  });
+
+  it('for every draw in [0, 1), starts exactly once, after a whole number of ms below jitterSeconds', async () => {
+    const jitterMs = 2_000;
+    // The edges, every 1/200 between them, and draws that floor to 0 and to the last ms.
+    const draws = [0, Number.EPSILON, 0.0004999, 0.0005, ...Array.from({ length: 200 }, (_, i) => i / 200), 0.9995, 1 - Number.EPSILON / 2];
+    const { clock, verifier, scheduler } = setup([{ name: 'every-draw', jitterSeconds: jitterMs / 1000 }]);
+    for (const draw of draws) {
+      clock.random = () => draw;
+      const before = verifier.submitted.length;
+      clock.fire('every-draw');
+      const expected = Math.floor(draw * jitterMs);
+      assert.ok(Number.isInteger(expected) && expected >= 0 && expected < jitterMs, `draw ${draw} → ${expected} ms`);
+      if (expected === 0) {
+        assert.deepEqual(clock.pending(), [], `draw ${draw}: no wait`);
+      } else {
+        assert.deepEqual(clock.pending(), [expected], `draw ${draw}`);
+        assert.equal(verifier.submitted.length, before, `draw ${draw}: not started before the jitter is over`);
+        await clock.advance(expected);
+      }
+      assert.equal(verifier.submitted.length, before + 1, `draw ${draw}: started once`);
+      assert.deepEqual(clock.pending(), []);
+      await verifier.submitted.at(-1)!.finish(PASS);
+    }
+    assert.deepEqual(scheduler.list()[0]!.ticks, { started: draws.length, skipped: 0, missed: 0 });
+    scheduler.stop();
   });
 
   it('re-checks a failing schedule every recheckSeconds until it passes, then keeps to its cron cadence', async () => {
@@ -303,7 +325,7 @@ describe('scheduler', () => {
     assert.ok(scheduler.list().every((s) => s.nextRunAt === null));
   });
 
-  it('on the real clock, stop() leaves no node-cron task or timer behind', async () => {
+  it('on the real clock, stop() leaves no node-cron task or timer behind', { timeout: 60_000 }, async () => {
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const tasksBefore = getTasks().size;
     const timersBefore = timers();
@@ -317,14 +339,17 @@ describe('scheduler', () => {
       store: { lastFinishedRunOfSchedule: () => undefined },
       registry: new Registry(),
       logger,
+      // Real cron and timers; a fixed draw, so 'jittery' always waits (half an hour) and never starts a run.
+      clock: { ...systemClock(logger), random: () => 0.5 },
     });
+    const startedAt = Date.now();
     scheduler.start();
     assert.equal(getTasks().size, tasksBefore + 2);
     const next = scheduler.list()[0]!.nextRunAt!;
-    assert.ok(next.getTime() > Date.now() && next.getTime() <= Date.now() + 1_000, `next run ${next.toISOString()}`);
+    assert.ok(next.getTime() > startedAt && next.getTime() <= Date.now() + 1_000, `next run ${next.toISOString()}`);
     // Let both tick: one run starts and fails (arming a re-check), the other waits out its jitter.
-    await new Promise((r) => setTimeout(r, 1_100));
-    assert.ok(verifier.submitted.length >= 1);
+    await until(() => verifier.submitted.length >= 1 && scheduler.list()[1]!.running);
+    assert.equal(verifier.submitted[0]!.schedule, 'every-second');
     await verifier.submitted[0]!.finish(FAIL);
     assert.ok(scheduler.list()[0]!.recheckAt);
     assert.ok(timers() > timersBefore, 'cron, jitter and re-check timers are armed');
@@ -334,3 +359,8 @@ describe('scheduler', () => {
     assert.equal(timers(), timersBefore);
   });
 });
+
+/** Polls without a deadline of its own: on a loaded machine a tick may come late; the test's timeout ends a hang. */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((r) => setTimeout(r, 20));
+}

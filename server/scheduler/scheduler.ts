@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ScheduleConfig } from '../config/config.ts';
-import { NotFoundError, RequestError } from '../errors.ts';
+import { NotFoundError, ShuttingDown } from '../errors.ts';
 import type { RunRecord, RunTrigger, RunWithResults } from '../store/records.ts';
 import type { Store } from '../store/store.ts';
 import type { Verifier } from '../verification/verifier.ts';
@@ -216,7 +216,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     runNow(name) {
       const s = states.get(name);
       if (!s) throw new NotFoundError('schedule', name);
-      if (stopped) throw new RequestError(503, 'shutting_down', 'the service is shutting down; try again once it is back');
+      if (stopped) throw new ShuttingDown();
       return startRound(s, 'manual');
     },
   };

@@ -291,6 +291,24 @@ describe('rollback signals', () => {
     assert.equal(receiver.received.length, 1);
   });
 
+  it('a signal the store refused to queue (read-only, full) is sent once the store writes again, without a restart', async () => {
+    const receiver = await startReceiver(SECRET);
+    open.receivers.push(receiver);
+    const r = rig(rollbackConfig(receiver.url));
+    r.signals.start();
+    const { deployment } = r.store.createDeployment({ service: 'shop', environment: 'canary', version: '7.0.0' });
+    r.store.finishDeployment(deployment.id, FAIL);
+    // SQLite's own refusal (SQLITE_READONLY), as a read-only volume gives it.
+    r.store.db.pragma('query_only = 1');
+    assert.doesNotThrow(() => r.signals.observer.deploymentFinished!(r.store.getDeployment(deployment.id)!));
+    assert.equal(r.signals.ofDeployment(deployment.id).length, 0);
+    r.store.db.pragma('query_only = 0');
+    await until('delivery once the store writes again', () => (receiver.received.length === 1 ? true : undefined));
+    assert.equal(JSON.parse(receiver.received[0]!.body).data.deploymentId, deployment.id);
+    await until('delivered status', () => (r.signals.ofDeployment(deployment.id)[0]?.status === 'delivered' ? true : undefined));
+    assert.equal(receiver.received.length, 1);
+  });
+
   it('a verdict stored just before a crash, with no signal yet, is signalled at the next start', async () => {
     const receiver = await startReceiver(SECRET);
     open.receivers.push(receiver);

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { describeError } from '../errors.ts';
 import type { DeploymentRecord } from '../store/records.ts';
 import type { Store } from '../store/store.ts';
 import type { RunObserver } from '../verification/observer.ts';
@@ -13,6 +14,8 @@ import { secretKey } from './signing.ts';
 const BATCH = 8;
 /** setTimeout's ceiling; a later due time is re-checked when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Retry delays while the store refuses writes (disk full, read-only), milliseconds: doubling up to the maximum. */
+const STORE_RETRY = { firstMs: 1_000, maxMs: 30_000 };
 
 export interface SignalMetrics {
   signalOutcome(outcome: 'delivered' | 'rejected' | 'dead'): void;
@@ -61,6 +64,41 @@ export function createSignals(deps: SignalsDeps): Signals {
   let stopped = true;
   let sweeping: Promise<void> | undefined;
   let again = false;
+  /** Set while the store refuses writes: what was missed is caught up by the same scan as after a crash. */
+  let catchUpTimer: NodeJS.Timeout | undefined;
+  let storeRetryStep = 0;
+
+  /** Next retry delay after a store refusal; one log line per step, not per failed write. */
+  function storeRetryDelay(err: unknown, what: string): number {
+    const delayMs = Math.min(STORE_RETRY.firstMs * 2 ** storeRetryStep, STORE_RETRY.maxMs);
+    storeRetryStep++;
+    logger.error({ err: describeError(err), retryInMs: delayMs }, what);
+    return delayMs;
+  }
+
+  /**
+   * Queues the signals of every recently judged deployment that has none yet;
+   * at start-up (a crash between verdict and signal) and whenever the store
+   * refused to queue one (disk full), until it takes the write.
+   */
+  function catchUp(): void {
+    clearTimeout(catchUpTimer);
+    catchUpTimer = undefined;
+    if (stopped) return;
+    try {
+      reconcile();
+      storeRetryStep = 0;
+    } catch (err) {
+      missed(err);
+    }
+  }
+
+  function missed(err: unknown): void {
+    if (stopped || catchUpTimer) return;
+    const delayMs = storeRetryDelay(err, 'a signal could not be queued: the store refuses writes; retrying');
+    catchUpTimer = setTimeout(catchUp, delayMs);
+    catchUpTimer.unref();
+  }
 
   function enqueueFor(deployment: DeploymentRecord): void {
     if (!deployment.verdict) return;
@@ -93,13 +131,22 @@ export function createSignals(deps: SignalsDeps): Signals {
       return;
     }
     clearTimeout(timer);
-    sweeping = sweep().finally(() => {
-      sweeping = undefined;
-      if (again) {
-        again = false;
-        wake();
-      } else arm();
-    });
+    let failed = false;
+    sweeping = sweep()
+      .catch((err: unknown) => {
+        // An attempt whose outcome could not be recorded stays due: try again after a pause, not in a tight loop.
+        failed = true;
+        if (!stopped) timer = setTimeout(wake, storeRetryDelay(err, 'recording a signal attempt failed: the store refuses writes; retrying'));
+      })
+      .finally(() => {
+        sweeping = undefined;
+        if (failed) return;
+        storeRetryStep = 0;
+        if (again) {
+          again = false;
+          wake();
+        } else arm();
+      });
   }
 
   function arm(): void {
@@ -177,16 +224,27 @@ export function createSignals(deps: SignalsDeps): Signals {
   }
 
   return {
-    observer: { deploymentFinished: (deployment) => enqueueFor(deployment) },
+    observer: {
+      deploymentFinished(deployment) {
+        try {
+          enqueueFor(deployment);
+        } catch (err) {
+          // The verdict is stored; its signal is not. Never dropped: the catch-up scan queues it once the store writes again.
+          missed(err);
+        }
+      },
+    },
     start() {
       stopped = false;
-      reconcile();
+      catchUp();
       metrics.outboxPending(outbox.pendingCount());
       wake();
     },
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      clearTimeout(catchUpTimer);
+      catchUpTimer = undefined;
       await sweeping;
     },
     list: (filter) => outbox.list(filter).map(view),

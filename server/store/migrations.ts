@@ -109,4 +109,15 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX gate_deliveries_age ON gate_deliveries (received_at);
   `,
+  // Scratch rows /readyz writes and deletes to learn whether the database can still grow.
+  `
+  CREATE TABLE write_probe (
+    id      INTEGER PRIMARY KEY,
+    payload BLOB NOT NULL
+  );
+  `,
+  // Why a flow counts as the service's fault (its browser or worker died), apart from the error text.
+  `
+  ALTER TABLE flow_results ADD COLUMN fault TEXT;
+  `,
 ];

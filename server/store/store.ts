@@ -4,7 +4,9 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ServiceFault } from '../errors.ts';
 import type { FlowOutcome, FlowResult, Reachability, RunnerOutcome, Verdict } from '../verdict/types.ts';
+import { writing } from './faults.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { maybe, optional, strip, toDeployment, toResult, toRun, type Row } from './rows.ts';
 import type { DeploymentRecord, RunRecord, RunStatus, RunTrigger, RunWithResults } from './records.ts';
 
 export interface NewDeployment {
@@ -33,6 +35,19 @@ export interface RunEnd {
   readonly note?: string;
 }
 
+/** How a verification ends, written in one transaction: its run, its deployment, or both. */
+export interface Settlement {
+  readonly run?: { readonly id: string; readonly end: RunEnd };
+  readonly deployment?: { readonly id: string; readonly verdict?: Verdict; readonly supersededBy?: string };
+}
+
+/** Bytes /readyz writes and deletes: a few pages, so a database that cannot grow says so. */
+const PROBE_BYTES = 8 * 1024;
+
+/**
+ * Every write raises `StoreUnavailable` (from `../errors.ts`) when SQLite
+ * cannot write (disk full, read-only, I/O error); nothing is half-written.
+ */
 export interface Store {
   /** Inserts the deployment and its first run in one transaction; returns the existing deployment for a known key. */
   createDeployment(input: NewDeployment): { deployment: DeploymentRecord; run?: RunRecord; created: boolean };
@@ -42,7 +57,6 @@ export interface Store {
   listDeployments(filter: { environment?: string; limit: number }): DeploymentRecord[];
   /** Deployments not yet done, oldest first. */
   openDeployments(): DeploymentRecord[];
-  markDeploymentRunning(id: string): void;
   finishDeployment(id: string, verdict: Verdict | undefined, supersededBy?: string): void;
 
   createRun(input: NewRun): RunRecord;
@@ -53,9 +67,12 @@ export interface Store {
   openRuns(): RunRecord[];
   /** The newest run a schedule started that has ended, however it ended. */
   lastFinishedRunOfSchedule(schedule: string): RunRecord | undefined;
+  /** Marks a queued run running, and its deployment with it. */
   markRunRunning(id: string): void;
   recordFlowResult(runId: string, result: FlowResult): void;
   finishRun(id: string, end: RunEnd): void;
+  /** Ends a run and its deployment together; says which of them were still open (and so changed). */
+  settle(settlement: Settlement): { run: boolean; deployment: boolean };
   /** The newest deployment of each environment: the version it runs now. */
   latestDeployments(): DeploymentRecord[];
   /** Per target and trigger, when its last judged run finished and when its last passing one did. */
@@ -67,6 +84,12 @@ export interface Store {
   latestFlowOutcomes(): LatestFlowOutcome[];
   /** For readiness: throws when the database cannot answer. */
   ping(): void;
+  /**
+   * For readiness: writes a few KB and deletes them in one transaction, so it
+   * throws `StoreUnavailable` when the database cannot grow (a full disk
+   * still lets a write that needs no new page through).
+   */
+  probeWrite(): void;
   /** The open database, for modules that keep their own tables in the same file (the signal outbox). */
   readonly db: Database.Database;
   close(): void;
@@ -87,8 +110,6 @@ export interface LatestFlowOutcome {
   /** Absent when the flow was only ever skipped or errored. */
   readonly outcome?: Extract<FlowOutcome, 'passed' | 'failed' | 'flaky'>;
 }
-
-type Row = Record<string, unknown>;
 
 export function openStore(file: string): Store {
   let db: Database.Database;
@@ -119,9 +140,25 @@ export function openStore(file: string): Store {
     ),
     runById: db.prepare('SELECT * FROM runs WHERE id = ?'),
     resultsOfRun: db.prepare('SELECT * FROM flow_results WHERE run_id = ? ORDER BY recorded_at, environment, flow'),
+    runRunning: db.prepare(`UPDATE runs SET status = 'running', started_at = @now WHERE id = @id AND status = 'queued'`),
+    deploymentRunning: db.prepare(
+      `UPDATE deployments SET status = 'running', started_at = COALESCE(started_at, @now)
+       WHERE id = (SELECT deployment_id FROM runs WHERE id = @id) AND status <> 'done'`,
+    ),
+    finishRun: db.prepare(
+      `UPDATE runs SET status = @status, verdict = @verdict, verdict_json = @verdictJson, outcome_json = @outcome,
+         reachability_json = @reachability, diagnostics_json = @diagnostics, note = @note, finished_at = @now
+       WHERE id = @id AND status IN ('queued', 'running')`,
+    ),
+    finishDeployment: db.prepare(
+      `UPDATE deployments SET status = 'done', verdict = @verdict, verdict_json = @verdictJson, superseded_by = @supersededBy, finished_at = @now
+       WHERE id = @id AND status <> 'done'`,
+    ),
+    probeInsert: db.prepare('INSERT INTO write_probe (payload) VALUES (zeroblob(?))'),
+    probeDelete: db.prepare('DELETE FROM write_probe'),
     upsertResult: db.prepare(
-      `INSERT OR REPLACE INTO flow_results (run_id, environment, flow, file, line, outcome, duration_ms, retries, error, artifacts_json, recorded_at)
-       VALUES (@runId, @environment, @flow, @file, @line, @outcome, @durationMs, @retries, @error, @artifacts, @now)`,
+      `INSERT OR REPLACE INTO flow_results (run_id, environment, flow, file, line, outcome, duration_ms, retries, error, fault, artifacts_json, recorded_at)
+       VALUES (@runId, @environment, @flow, @file, @line, @outcome, @durationMs, @retries, @error, @fault, @artifacts, @now)`,
     ),
   };
 
@@ -145,6 +182,44 @@ export function openStore(file: string): Store {
     return { deployment: toDeployment(q.deploymentById.get(id) as Row), run, created: true };
   });
 
+  const settle = db.transaction(({ run, deployment }: Settlement) => {
+    const at = now();
+    const runChanged = run
+      ? q.finishRun.run({
+          id: run.id,
+          status: run.end.status,
+          verdict: run.end.verdict?.kind ?? null,
+          verdictJson: run.end.verdict ? JSON.stringify(run.end.verdict) : null,
+          outcome: run.end.outcome ? JSON.stringify(run.end.outcome) : null,
+          reachability: run.end.reachability ? JSON.stringify(run.end.reachability) : null,
+          diagnostics: JSON.stringify(run.end.diagnostics ?? []),
+          note: run.end.note ?? null,
+          now: at,
+        }).changes > 0
+      : false;
+    const deploymentChanged = deployment
+      ? q.finishDeployment.run({
+          id: deployment.id,
+          verdict: deployment.verdict?.kind ?? null,
+          verdictJson: deployment.verdict ? JSON.stringify(deployment.verdict) : null,
+          supersededBy: deployment.supersededBy ?? null,
+          now: at,
+        }).changes > 0
+      : false;
+    return { run: runChanged, deployment: deploymentChanged };
+  });
+
+  const markRunning = db.transaction((id: string) => {
+    const at = now();
+    q.runRunning.run({ id, now: at });
+    q.deploymentRunning.run({ id, now: at });
+  });
+
+  const probe = db.transaction(() => {
+    q.probeInsert.run(PROBE_BYTES);
+    q.probeDelete.run();
+  });
+
   function insertRun(input: NewRun): RunRecord {
     const id = newId('run');
     q.insertRun.run({
@@ -161,7 +236,7 @@ export function openStore(file: string): Store {
   }
 
   return {
-    createDeployment: (input) => createDeployment(input),
+    createDeployment: (input) => writing('record the deployment', () => createDeployment(input)),
     getDeployment: (id) => maybe(q.deploymentById.get(id) as Row | undefined, toDeployment),
     getDeploymentByKey: (key) => maybe(q.deploymentByKey.get(key) as Row | undefined, toDeployment),
     listDeployments: ({ environment, limit }) =>
@@ -171,15 +246,10 @@ export function openStore(file: string): Store {
       ).map((r) => toDeployment(r as Row)),
     openDeployments: () =>
       db.prepare(`SELECT * FROM deployments WHERE status <> 'done' ORDER BY created_at, rowid`).all().map((r) => toDeployment(r as Row)),
-    markDeploymentRunning: (id) => {
-      db.prepare(`UPDATE deployments SET status = 'running', started_at = COALESCE(started_at, ?) WHERE id = ? AND status <> 'done'`).run(now(), id);
-    },
     finishDeployment: (id, verdict, supersededBy) => {
-      db.prepare(
-        `UPDATE deployments SET status = 'done', verdict = ?, verdict_json = ?, superseded_by = ?, finished_at = ? WHERE id = ? AND status <> 'done'`,
-      ).run(verdict?.kind ?? null, verdict ? JSON.stringify(verdict) : null, supersededBy ?? null, now(), id);
+      writing('finish the deployment', () => settle({ deployment: { id, ...(verdict && { verdict }), ...(supersededBy !== undefined && { supersededBy }) } }));
     },
-    createRun: insertRun,
+    createRun: (input) => writing('record the run', () => insertRun(input)),
     getRun: (id) => {
       const row = q.runById.get(id) as Row | undefined;
       if (!row) return undefined;
@@ -204,41 +274,29 @@ export function openStore(file: string): Store {
           .get(schedule) as Row | undefined,
         toRun,
       ),
-    markRunRunning: (id) => {
-      db.prepare(`UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'`).run(now(), id);
-    },
+    markRunRunning: (id) => writing('start the run', () => markRunning(id)),
     recordFlowResult: (runId, result) => {
-      q.upsertResult.run({
-        runId,
-        environment: result.environment,
-        flow: result.flow,
-        file: result.file,
-        line: result.line ?? null,
-        outcome: result.outcome,
-        durationMs: Math.round(result.durationMs),
-        retries: result.retries,
-        error: result.error ?? null,
-        artifacts: JSON.stringify(result.artifacts),
-        now: now(),
-      });
+      writing('record a flow result', () =>
+        q.upsertResult.run({
+          runId,
+          environment: result.environment,
+          flow: result.flow,
+          file: result.file,
+          line: result.line ?? null,
+          outcome: result.outcome,
+          durationMs: Math.round(result.durationMs),
+          retries: result.retries,
+          error: result.error ?? null,
+          fault: result.fault ?? null,
+          artifacts: JSON.stringify(result.artifacts),
+          now: now(),
+        }),
+      );
     },
     finishRun: (id, end) => {
-      db.prepare(
-        `UPDATE runs SET status = @status, verdict = @verdict, verdict_json = @verdictJson, outcome_json = @outcome,
-           reachability_json = @reachability, diagnostics_json = @diagnostics, note = @note, finished_at = @now
-         WHERE id = @id AND status IN ('queued', 'running')`,
-      ).run({
-        id,
-        status: end.status,
-        verdict: end.verdict?.kind ?? null,
-        verdictJson: end.verdict ? JSON.stringify(end.verdict) : null,
-        outcome: end.outcome ? JSON.stringify(end.outcome) : null,
-        reachability: end.reachability ? JSON.stringify(end.reachability) : null,
-        diagnostics: JSON.stringify(end.diagnostics ?? []),
-        note: end.note ?? null,
-        now: now(),
-      });
+      writing('finish the run', () => settle({ run: { id, end } }));
     },
+    settle: (settlement) => writing('store how the verification ended', () => settle(settlement)),
     latestDeployments: () =>
       db
         .prepare(
@@ -285,6 +343,7 @@ export function openStore(file: string): Store {
     ping: () => {
       db.prepare('SELECT 1').get();
     },
+    probeWrite: () => writing('write the readiness probe', () => probe()),
     db,
     close: () => db.close(),
   };
@@ -308,70 +367,4 @@ function envsOf(input: { environment: string; baseline?: string }): string[] {
 /** Sortable by creation time, unique without coordination. */
 function newId(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-}
-
-function maybe<T>(row: Row | undefined, map: (row: Row) => T): T | undefined {
-  return row ? map(row) : undefined;
-}
-
-function optional<T>(value: unknown, map: (v: never) => T = (v) => v as T): T | undefined {
-  return value === null || value === undefined ? undefined : map(value as never);
-}
-
-function toDeployment(row: Row): DeploymentRecord {
-  return strip({
-    id: row.id as string,
-    idempotencyKey: optional<string>(row.idempotency_key),
-    service: row.service as string,
-    environment: row.environment as string,
-    baseline: optional<string>(row.baseline),
-    version: row.version as string,
-    status: row.status as DeploymentRecord['status'],
-    verdict: optional(row.verdict_json, (v: string) => JSON.parse(v) as Verdict),
-    supersededBy: optional<string>(row.superseded_by),
-    createdAt: row.created_at as string,
-    startedAt: optional<string>(row.started_at),
-    finishedAt: optional<string>(row.finished_at),
-  });
-}
-
-function toRun(row: Row): RunRecord {
-  return strip({
-    id: row.id as string,
-    deploymentId: optional<string>(row.deployment_id),
-    trigger: row.trigger as RunTrigger,
-    target: row.target as string,
-    environments: JSON.parse(row.environments_json as string) as string[],
-    schedule: optional<string>(row.schedule),
-    grep: optional<string>(row.grep),
-    status: row.status as RunStatus,
-    verdict: optional(row.verdict_json, (v: string) => JSON.parse(v) as Verdict),
-    outcome: optional(row.outcome_json, (v: string) => JSON.parse(v) as RunnerOutcome),
-    reachability: optional(row.reachability_json, (v: string) => JSON.parse(v) as Record<string, Reachability>),
-    diagnostics: row.diagnostics_json ? (JSON.parse(row.diagnostics_json as string) as string[]) : [],
-    note: optional<string>(row.note),
-    createdAt: row.created_at as string,
-    startedAt: optional<string>(row.started_at),
-    finishedAt: optional<string>(row.finished_at),
-  });
-}
-
-function toResult(row: Row): FlowResult {
-  return strip({
-    environment: row.environment as string,
-    flow: row.flow as string,
-    file: row.file as string,
-    line: optional<number>(row.line),
-    outcome: row.outcome as FlowResult['outcome'],
-    durationMs: row.duration_ms as number,
-    retries: row.retries as number,
-    error: optional<string>(row.error),
-    artifacts: JSON.parse(row.artifacts_json as string) as FlowResult['artifacts'],
-  });
-}
-
-/** Drops undefined fields so records compare and serialise cleanly. */
-function strip<T extends object>(record: T): T {
-  for (const key of Object.keys(record) as (keyof T)[]) if (record[key] === undefined) delete record[key];
-  return record;
 }

@@ -130,6 +130,37 @@ const cases: Case[] = [
     mentions: ['could not be run on canary', 'browserType.launch'],
   },
   {
+    name: 'a browser killed under the flow on canary is the service\'s fault, never a rollback',
+    input: input([
+      { ...flow('canary', 'checkout', 'error', 'Error: page.reload: Target page, context or browser has been closed'), fault: 'the browser closed under the flow' },
+      flow('production', 'checkout', 'passed'),
+    ]),
+    kind: 'inconclusive',
+    cause: 'service',
+    mentions: ['"checkout" could not be run on canary', 'a browser or runner fault (the browser closed under the flow)', 'not the page', 'Target page, context or browser has been closed'],
+  },
+  {
+    name: 'a browser fault on one flow and a page failure on another: the page failure still fails the deploy',
+    input: input([
+      { ...flow('canary', 'home', 'error', 'Error: worker process exited unexpectedly'), fault: 'the worker process exited unexpectedly' },
+      flow('canary', 'checkout', 'failed', 'expected 201, got 500'),
+      flow('production', 'home', 'passed'),
+      flow('production', 'checkout', 'passed'),
+    ]),
+    kind: 'fail',
+    mentions: ['"checkout" failed on canary', 'passes on production'],
+  },
+  {
+    name: 'fails on canary while the baseline\'s browser broke: cannot be compared, the service\'s fault',
+    input: input([
+      flow('canary', 'checkout', 'failed', 'expected 201, got 500'),
+      { ...flow('production', 'checkout', 'error', 'Error: page.goto: Target crashed'), fault: 'the browser crashed' },
+    ]),
+    kind: 'inconclusive',
+    cause: 'service',
+    mentions: ['could not be run, a browser or runner fault (the browser crashed), on baseline production'],
+  },
+  {
     name: 'no critical flows matched',
     input: input([]),
     kind: 'inconclusive',

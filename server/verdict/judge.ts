@@ -59,7 +59,7 @@ export function judge(input: JudgeInput): Verdict {
   for (const result of onTarget) {
     if (result.outcome === 'error') {
       doubtCause = 'service';
-      doubtReasons.push(`${quote(result.flow)} could not be run on ${target}: ${short(result.error)}`);
+      doubtReasons.push(`${quote(result.flow)} could not be run on ${target}: ${faultOf(result)}, not the page: ${short(result.error)}`);
       continue;
     }
     if (result.outcome !== 'failed') continue;
@@ -78,7 +78,8 @@ export function judge(input: JudgeInput): Verdict {
       doubtReasons.push(`${describeFailure(result)}, but baseline ${baseline} is unreachable (${baselineReach.error}) so it cannot be compared`);
     } else {
       if (reference?.outcome === 'error') doubtCause = 'service';
-      doubtReasons.push(`${describeFailure(result)}, but it ${reference ? `was ${reference.outcome}` : 'did not run'} on baseline ${baseline}, so it cannot be compared`);
+      const there = !reference ? 'did not run' : reference.outcome === 'error' ? `could not be run, ${faultOf(reference)},` : `was ${reference.outcome}`;
+      doubtReasons.push(`${describeFailure(result)}, but it ${there} on baseline ${baseline}, so it cannot be compared`);
     }
   }
 
@@ -118,6 +119,11 @@ function failedFlow(result: FlowResult): FailedFlow {
 function describeFailure(result: FlowResult): string {
   const attempts = result.retries + 1;
   return `${quote(result.flow)} failed on ${result.environment} after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${short(result.error)}`;
+}
+
+/** An `error` flow is always the service's side: the browser, its worker or the runner broke. */
+function faultOf(result: FlowResult): string {
+  return `a browser or runner fault (${result.fault ?? 'the flow could not be run'})`;
 }
 
 function quote(flow: string): string {

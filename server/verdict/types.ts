@@ -22,6 +22,12 @@ export interface FlowResult {
   readonly retries: number;
   /** First line(s) of the last failing attempt's error. */
   readonly error?: string;
+  /**
+   * Set when the outcome is `error` because an attempt died of a browser,
+   * worker or runner fault (the browser closed or crashed, the worker
+   * exited): why, in a few words. The service's problem, never the deploy's.
+   */
+  readonly fault?: string;
   readonly artifacts: readonly Artifact[];
 }
 

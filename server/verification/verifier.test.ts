@@ -6,9 +6,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { parseConfig } from '../config/config.ts';
+import { ManualTimers } from '../testing/manual-timers.ts';
+import { parseConfig, type Config } from '../config/config.ts';
 import type { Runner, RunReport, RunRequest } from '../runner/runner.ts';
+import type { RunRecord } from '../store/records.ts';
 import { openStore } from '../store/store.ts';
+import type { RunEnded, RunObserver } from './observer.ts';
 import { createVerifier } from './verifier.ts';
 
 /** A runner that reports one passing flow per environment when the test releases the run. */
@@ -39,23 +42,119 @@ class GatedRunner implements Runner {
   }
 }
 
+/** A runner that breaks the way the service's own parts break: it throws. */
+class ThrowingRunner implements Runner {
+  async run(): Promise<RunReport> {
+    throw new Error('could not spawn the Playwright runner', { cause: new Error('EMFILE: too many open files') });
+  }
+  sweep(): number {
+    return 0;
+  }
+}
+
+/** What observers heard, in order. */
+function recorder() {
+  const heard: string[] = [];
+  const finished: { run: RunRecord; ended: RunEnded }[] = [];
+  const observer: RunObserver = {
+    runStarted: (run) => heard.push(`started ${run.id}`),
+    runFinished: (run, ended) => {
+      heard.push(`finished ${run.id}`);
+      finished.push({ run, ended });
+    },
+    deploymentFinished: (d) => heard.push(`deployment ${d.id} ${d.verdict?.kind}`),
+  };
+  return { heard, finished, observer };
+}
+
 describe('verifier queue', () => {
   // The reachability check needs something that answers.
   const shop = createServer((_req, res) => res.end('ok'));
   let baseURL: string;
+  let config: Config;
   before(async () => {
     shop.listen(0, '127.0.0.1');
     await once(shop, 'listening');
     baseURL = `http://127.0.0.1:${(shop.address() as AddressInfo).port}`;
-  });
-  after(() => shop.close());
-
-  it('starts a deploy queued behind scheduled and manual runs first, then manual, then scheduled in order', async () => {
-    const config = parseConfig(
+    config = parseConfig(
       `runs:\n  concurrency: 1\nenvironments:\n  production:\n    baseURL: ${baseURL}\n  canary:\n    baseURL: ${baseURL}\n    baseline: production\n`,
       path.join(os.tmpdir(), 'smoke-verifier-test', 'smoke.config.yaml'),
       {},
     );
+  });
+  after(() => shop.close());
+
+  it('ends a run whose runner throws: inconclusive, cause service, the error with its causes in reasons and diagnostics', async () => {
+    const store = openStore(':memory:');
+    const { heard, finished, observer } = recorder();
+    const verifier = createVerifier({ config, store, runner: new ThrowingRunner(), observers: [observer], logger: pino({ level: 'silent' }) });
+    verifier.recover();
+    const { deployment } = verifier.submit({ environment: 'canary', version: '2.0.0' });
+    const done = await verifier.waitUntilDone(deployment.id, 30_000);
+    assert.equal(done.status, 'done');
+    assert.equal(done.verdict?.kind, 'inconclusive');
+    assert.equal(done.verdict?.kind === 'inconclusive' && done.verdict.cause, 'service');
+    assert.match(done.verdict!.reasons[0]!, /could not spawn the Playwright runner: caused by: EMFILE/);
+    const run = store.getRun(store.runsOfDeployment(deployment.id)[0]!.id)!;
+    assert.equal(run.status, 'done');
+    assert.deepEqual(run.outcome, { kind: 'fault', reason: 'could not spawn the Playwright runner: caused by: EMFILE: too many open files' });
+    assert.ok(run.diagnostics.some((d) => d.includes('EMFILE')));
+    assert.deepEqual(heard, [`started ${run.id}`, `finished ${run.id}`, `deployment ${deployment.id} inconclusive`]);
+    assert.equal(finished[0]!.ended.verdict?.kind, 'inconclusive');
+    assert.equal(verifier.activeRuns, 0);
+    await verifier.shutdown();
+    store.close();
+  });
+
+  it('ends a deployment whose environment vanished from the config', async () => {
+    const store = openStore(':memory:');
+    // Left by an earlier start whose config had the environment.
+    const { deployment } = store.createDeployment({ service: 'shop', environment: 'retired', version: '1.0.0' });
+    const verifier = createVerifier({ config, store, runner: new GatedRunner(), logger: pino({ level: 'silent' }) });
+    verifier.recover();
+    const done = await verifier.waitUntilDone(deployment.id, 30_000);
+    assert.equal(done.verdict?.kind, 'inconclusive');
+    assert.match(done.verdict!.reasons[0]!, /environment 'retired' vanished from the config/);
+    await verifier.shutdown();
+    store.close();
+  });
+
+  it('a store that refuses a flow result stops the run; the ending waits in memory, queued runs wait, both land once writes work', async () => {
+    const store = openStore(':memory:');
+    const runner = new GatedRunner();
+    const timers = new ManualTimers();
+    const { heard, observer } = recorder();
+    const verifier = createVerifier({ config, store, runner, observers: [observer], logger: pino({ level: 'silent' }), retry: { timers } });
+    verifier.recover();
+    const { deployment } = verifier.submit({ environment: 'canary', version: '2.0.0' });
+    const queued = verifier.submitRun({ trigger: 'manual', environment: 'production' });
+    const deployRun = store.runsOfDeployment(deployment.id)[0]!;
+    await waitUntil(() => runner.started.length === 1);
+
+    store.db.pragma('query_only = 1');
+    runner.release(deployRun.id);
+    await waitUntil(() => verifier.activeRuns === 0);
+    const meanwhile = await verifier.waitUntilDone(deployment.id, 20);
+    assert.equal(meanwhile.status, 'running', 'callers see only what is stored');
+    assert.equal(store.getRun(deployRun.id)!.results.length, 0);
+    assert.deepEqual(heard, [`started ${deployRun.id}`], 'observers hear nothing that is not stored');
+    assert.deepEqual(runner.started, [deployRun.id], 'no run starts while the store refuses writes');
+
+    store.db.pragma('query_only = 0');
+    timers.fire();
+    const done = store.getDeployment(deployment.id)!;
+    assert.equal(done.status, 'done');
+    assert.equal(done.verdict?.kind, 'inconclusive');
+    assert.match(done.verdict!.reasons[0]!, /the store cannot write: .*could not record a flow result/);
+    assert.deepEqual(heard, [`started ${deployRun.id}`, `finished ${deployRun.id}`, `deployment ${deployment.id} inconclusive`, `started ${queued.run.id}`]);
+    await waitUntil(() => runner.started.length === 2);
+    runner.release(queued.run.id);
+    assert.equal((await queued.finished).verdict?.kind, 'pass');
+    await verifier.shutdown();
+    store.close();
+  });
+
+  it('starts a deploy queued behind scheduled and manual runs first, then manual, then scheduled in order', async () => {
     const store = openStore(':memory:');
     const runner = new GatedRunner();
     const verifier = createVerifier({ config, store, runner, logger: pino({ level: 'silent' }) });
@@ -93,7 +192,7 @@ describe('verifier queue', () => {
   });
 });
 
-async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+async function waitUntil(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error('timed out waiting for the next run to start');

@@ -1,15 +1,13 @@
 import { EventEmitter, once } from 'node:events';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config, EnvironmentConfig } from '../config/config.ts';
-import { RequestError } from '../errors.ts';
+import { IdempotencyConflict, UnknownEnvironment } from '../errors.ts';
 import type { Runner } from '../runner/runner.ts';
 import type { DeploymentRecord, RunRecord, RunTrigger, RunWithResults } from '../store/records.ts';
 import type { Store } from '../store/store.ts';
-import { checkReachable } from '../runner/reachability.ts';
-import { judge } from '../verdict/judge.ts';
-import type { Reachability, Verdict } from '../verdict/types.ts';
+import { execute, stopReason } from './execution.ts';
 import { notifier, type RunObserver } from './observer.ts';
+import { createSettler, type SettlerDeps } from './settlement.ts';
 
 export interface DeployRequest {
   readonly environment: string;
@@ -52,12 +50,14 @@ export interface VerifierDeps {
   readonly runner: Runner;
   readonly logger: Logger;
   readonly observers?: readonly RunObserver[];
+  /** Milliseconds since the epoch; injectable for tests. */
+  readonly now?: () => number;
+  /** How endings the store refused are retried; real timers by default. */
+  readonly retry?: Pick<SettlerDeps, 'timers' | 'backoff'>;
 }
 
 /** Deploys go first: a verdict someone waits on beats a routine check. */
 const PRIORITY: Record<RunTrigger, number> = { deploy: 0, manual: 1, schedule: 2 };
-
-type StopReason = { readonly kind: 'superseded'; readonly by: string } | { readonly kind: 'shutdown' };
 
 interface Active {
   readonly controller: AbortController;
@@ -67,6 +67,7 @@ interface Active {
 
 export function createVerifier(deps: VerifierDeps): Verifier {
   const { config, store, runner, logger } = deps;
+  const now = deps.now ?? Date.now;
   const notify = notifier(deps.observers ?? [], logger);
   const events = new EventEmitter();
   events.setMaxListeners(0);
@@ -74,11 +75,22 @@ export function createVerifier(deps: VerifierDeps): Verifier {
   const active = new Map<string, Active>();
   let stopping = false;
 
-  function environment(name: string): EnvironmentConfig {
-    const env = config.environments.get(name);
-    if (!env) throw new Error(`environment '${name}' vanished from the config`);
-    return env;
-  }
+  const settler = createSettler({
+    store,
+    logger,
+    ...deps.retry,
+    landed(ending, changed) {
+      if (ending.record && ending.ended && changed.run) notify('runFinished', ending.record, ending.ended);
+      if (ending.run) events.emit(`run:${ending.run.id}`);
+      if (ending.deployment) {
+        const deployment = changed.deployment ? store.getDeployment(ending.deployment.id) : undefined;
+        if (deployment) notify('deploymentFinished', deployment);
+        events.emit(`done:${ending.deployment.id}`);
+      }
+    },
+    recovered: () => pump(),
+    probe: () => store.probeWrite(),
+  });
 
   /** Behind every queued run of the same or higher priority, ahead of the rest. */
   function enqueue(run: RunRecord): void {
@@ -87,97 +99,34 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     else queue.splice(at, 0, run);
   }
 
+  /** Starts queued runs while there are free slots and the store takes writes. */
   function pump(): void {
-    while (!stopping && active.size < config.runs.concurrency && queue.length > 0) {
+    while (!stopping && !settler.holding && active.size < config.runs.concurrency && queue.length > 0) {
       const run = queue.shift()!;
+      try {
+        store.markRunRunning(run.id);
+      } catch (err) {
+        // Nothing started: the run waits at the head of the queue until the store takes writes again.
+        queue.unshift(run);
+        settler.refused(err);
+        return;
+      }
       const controller = new AbortController();
-      const done = execute(run, controller.signal)
-        .catch((err) => logger.error({ err, runId: run.id }, 'verification crashed'))
+      const log = logger.child({ runId: run.id, deploymentId: run.deploymentId, target: run.target });
+      log.info({ environments: run.environments, trigger: run.trigger, schedule: run.schedule }, 'run started');
+      notify('runStarted', run);
+      const done = execute({ config, store, runner, notify, now }, run, controller, log)
+        .then((ending) => settler.settle(ending))
         .finally(() => {
           active.delete(run.id);
-          events.emit(`run:${run.id}`);
           pump();
         });
       active.set(run.id, { controller, deploymentId: run.deploymentId, done });
     }
   }
 
-  async function execute(run: RunRecord, signal: AbortSignal): Promise<void> {
-    const log = logger.child({ runId: run.id, deploymentId: run.deploymentId, target: run.target });
-    store.markRunRunning(run.id);
-    if (run.deploymentId) store.markDeploymentRunning(run.deploymentId);
-    const envs = run.environments.map(environment);
-    const target = envs[0]!;
-    const baseline = envs[1];
-    log.info({ environments: run.environments, trigger: run.trigger, schedule: run.schedule }, 'run started');
-    const started = Date.now();
-    notify('runStarted', run);
-
-    const reachability: Record<string, Reachability> = {};
-    await Promise.all(
-      envs.map(async (env) => {
-        const headers = Object.fromEntries(Object.entries(env.headers).map(([k, v]) => [k, v.reveal()]));
-        reachability[env.name] = await checkReachable(env.baseURL, headers, config.runs.reachabilityTimeoutSeconds * 1000, signal);
-      }),
-    );
-
-    const reachable = envs.filter((env) => reachability[env.name]?.reachable);
-    // An unreachable target is judged on reachability alone; running flows against it would only burn the deadline.
-    const report = reachability[target.name]?.reachable
-      ? await runner.run({
-          runId: run.id,
-          environments: reachable,
-          outputDir: path.join(config.storage.artifacts, run.id),
-          deadlineMs: config.runs.deadlineSeconds * 1000,
-          signal,
-          logger: log,
-          ...(run.grep !== undefined && { grep: run.grep }),
-          onResult: (result) => {
-            store.recordFlowResult(run.id, result);
-            notify('flowResult', run, result);
-            log.info(
-              { flow: result.flow, environment: result.environment, outcome: result.outcome, durationMs: result.durationMs, retries: result.retries },
-              'flow result',
-            );
-          },
-        })
-      : { outcome: { kind: 'completed' } as const, results: [], diagnostics: [] };
-
-    const stop = signal.aborted ? (signal.reason as StopReason) : undefined;
-    if (stop) {
-      finishStopped(run, stop, report.diagnostics);
-      notify('runFinished', run, { status: stop.kind === 'superseded' ? 'cancelled' : 'interrupted', durationMs: Date.now() - started });
-      log.info({ reason: stop.kind, durationMs: Date.now() - started }, 'run stopped');
-      return;
-    }
-    const verdict = judge({
-      target: target.name,
-      ...(baseline && { baseline: baseline.name }),
-      reachability,
-      results: report.results,
-      runner: report.outcome,
-    });
-    store.finishRun(run.id, { status: 'done', verdict, outcome: report.outcome, reachability, diagnostics: report.diagnostics });
-    notify('runFinished', run, { status: 'done', verdict, durationMs: Date.now() - started });
-    if (run.deploymentId) finishDeployment(run.deploymentId, verdict);
-    log.info({ verdict: verdict.kind, reasons: verdict.reasons, durationMs: Date.now() - started }, 'run finished');
-  }
-
-  function finishStopped(run: RunRecord, stop: StopReason, diagnostics: readonly string[]): void {
-    if (stop.kind === 'superseded') {
-      store.finishRun(run.id, { status: 'cancelled', note: `superseded by deployment ${stop.by}`, diagnostics });
-      if (run.deploymentId) finishDeployment(run.deploymentId, undefined, stop.by);
-    } else {
-      // Left open on purpose: the next start resumes the deployment.
-      store.finishRun(run.id, { status: 'interrupted', note: 'the service shut down during the run', diagnostics });
-    }
-  }
-
-  function finishDeployment(id: string, verdict: Verdict | undefined, supersededBy?: string): void {
-    store.finishDeployment(id, verdict, supersededBy);
-    const deployment = store.getDeployment(id);
-    if (deployment) notify('deploymentFinished', deployment);
-    events.emit(`done:${id}`);
+  function finishDeployment(id: string, supersededBy: string): void {
+    settler.settle({ deployment: { id, supersededBy } });
   }
 
   /** Cancels every open deployment of the environment except `keep`. */
@@ -187,66 +136,57 @@ export function createVerifier(deps: VerifierDeps): Verifier {
       logger.info({ deploymentId: older.id, supersededBy: keep }, 'deployment superseded');
       const running = [...active.entries()].find(([, a]) => a.deploymentId === older.id);
       if (running) {
-        running[1].controller.abort({ kind: 'superseded', by: keep } satisfies StopReason);
+        running[1].controller.abort(stopReason({ kind: 'superseded', by: keep }));
         continue;
       }
-      for (let i = queue.length - 1; i >= 0; i--) {
-        const queued = queue[i]!;
-        if (queued.deploymentId !== older.id) continue;
-        queue.splice(i, 1);
-        store.finishRun(queued.id, { status: 'cancelled', note: `superseded by deployment ${keep}` });
-        events.emit(`run:${queued.id}`);
-      }
-      finishDeployment(older.id, undefined, keep);
+      const queued = queue.filter((q) => q.deploymentId === older.id);
+      for (const run of queued) queue.splice(queue.indexOf(run), 1);
+      // Queued runs never started, so observers hear only of the deployment.
+      for (const run of queued) settler.settle({ run: { id: run.id, end: { status: 'cancelled', note: `superseded by deployment ${keep}` } } });
+      finishDeployment(older.id, keep);
     }
   }
 
   function resume(deployment: DeploymentRecord, runs: RunRecord[]): void {
     const interrupted = runs.filter((r) => r.status === 'interrupted').length;
     if (interrupted > config.runs.resumeAttempts) {
-      finishDeployment(deployment.id, {
-        kind: 'inconclusive',
-        cause: 'service',
-        reasons: [`the verification was interrupted ${interrupted} times (the service crashed or was restarted) and was not run again`],
-      });
+      const reasons = [`the verification was interrupted ${interrupted} times (the service crashed or was restarted) and was not run again`];
+      settler.settle({ deployment: { id: deployment.id, verdict: { kind: 'inconclusive', cause: 'service', reasons } } });
       return;
     }
     const environments = deployment.baseline ? [deployment.environment, deployment.baseline] : [deployment.environment];
     enqueue(store.createRun({ deploymentId: deployment.id, trigger: 'deploy', target: deployment.environment, environments }));
   }
 
-  /** The environment a request names, or a 400 listing the configured ones. */
+  /** The environment a request names; a `Map` lookup, so no name reaches Object.prototype. */
   function requested(name: string): EnvironmentConfig {
     const env = config.environments.get(name);
-    if (!env) {
-      throw new RequestError(
-        400,
-        'unknown_environment',
-        `environment '${name}' is not in the config (known: ${[...config.environments.keys()].join(', ')})`,
-        'environment',
-      );
-    }
+    if (!env) throw new UnknownEnvironment(name, [...config.environments.keys()]);
     return env;
+  }
+
+  /** A write through the store: if the store had been refusing, it is back. */
+  function recorded<T>(write: () => T): T {
+    const result = write();
+    settler.wrote();
+    return result;
   }
 
   return {
     submit(request) {
       const env = requested(request.environment);
       const service = request.service ?? config.service;
-      const { deployment, run, created } = store.createDeployment({
+      const { deployment, run, created } = recorded(() => store.createDeployment({
         ...(request.deploymentId !== undefined && { idempotencyKey: request.deploymentId }),
         service,
         environment: env.name,
         ...(env.baseline !== undefined && { baseline: env.baseline }),
         version: request.version,
-      });
+      }));
       if (!created) {
         if (deployment.environment !== env.name || deployment.version !== request.version || deployment.service !== service) {
-          throw new RequestError(
-            409,
-            'conflict',
+          throw new IdempotencyConflict(
             `deploymentId '${request.deploymentId}' was already used for ${deployment.service} ${deployment.version} on ${deployment.environment}`,
-            'deploymentId',
           );
         }
         return { deployment, created };
@@ -262,13 +202,15 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     submitRun(request) {
       const env = requested(request.environment);
       const environments = env.baseline ? [env.name, env.baseline] : [env.name];
-      const run = store.createRun({
-        trigger: request.trigger,
-        target: request.environment,
-        environments,
-        ...(request.schedule !== undefined && { schedule: request.schedule }),
-        ...(request.grep !== undefined && { grep: request.grep }),
-      });
+      const run = recorded(() =>
+        store.createRun({
+          trigger: request.trigger,
+          target: env.name,
+          environments,
+          ...(request.schedule !== undefined && { schedule: request.schedule }),
+          ...(request.grep !== undefined && { grep: request.grep }),
+        }),
+      );
       const finished = once(events, `run:${run.id}`).then(() => store.getRun(run.id)!);
       enqueue(run);
       pump();
@@ -313,7 +255,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
             queue.splice(queue.indexOf(r), 1);
             store.finishRun(r.id, { status: 'cancelled', note: `superseded by deployment ${newest}` });
           }
-          finishDeployment(deployment.id, undefined, newest);
+          finishDeployment(deployment.id, newest);
           continue;
         }
         if (queue.some((q) => q.deploymentId === deployment.id)) continue;
@@ -324,8 +266,10 @@ export function createVerifier(deps: VerifierDeps): Verifier {
 
     async shutdown() {
       stopping = true;
-      for (const [, a] of active) a.controller.abort({ kind: 'shutdown' } satisfies StopReason);
+      for (const [, a] of active) a.controller.abort(stopReason({ kind: 'shutdown' }));
       await Promise.all([...active.values()].map((a) => a.done));
+      const unstored = settler.stop();
+      if (unstored > 0) logger.warn({ unstored }, 'the store still refuses writes: runs left open are resumed at the next start');
     },
 
     get activeRuns() {
