@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * Marks every process of a run (runner, workers, browsers) through an
@@ -43,4 +44,37 @@ export function killMarkedProcesses(prefix: string): number {
     }
   }
   return pids.length;
+}
+
+/** How often a wait for killed processes looks again, milliseconds. */
+const EXIT_POLL_MS = 25;
+
+/**
+ * SIGKILLs every process carrying the mark, then waits (at most `timeoutMs`)
+ * until none of them runs: a SIGKILLed browser can still be writing its
+ * profile for a moment, and removing the folder under it fails (ENOTEMPTY).
+ */
+export async function killMarkedProcessesAndWait(prefix: string, timeoutMs: number): Promise<number> {
+  const pids = findMarkedProcesses(prefix);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already exited.
+    }
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (pids.some(isRunning) && Date.now() < deadline) await sleep(EXIT_POLL_MS);
+  return pids.length;
+}
+
+/** False once the process is gone or a zombie (which holds no files open). Linux only. */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // `pid (comm) S ...`: the state follows the last ')', since comm may hold one.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }

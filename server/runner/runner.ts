@@ -10,13 +10,15 @@ import { describeError } from '../errors.ts';
 import type { FlowResult, RunnerOutcome } from '../verdict/types.ts';
 import { AttemptLog } from './attempts.ts';
 import { launchOptionsFor, type BrowserChoice } from './browser.ts';
-import { killMarkedProcesses, RUN_MARK_VAR } from './processes.ts';
+import { killMarkedProcesses, killMarkedProcessesAndWait, RUN_MARK_VAR } from './processes.ts';
 import { REPORT_FD, RUN_ENV_VAR, type ReporterMessage, type RunDescription } from './protocol.ts';
 import { Scrubber } from './scrub.ts';
 import { wrapperConfigSource } from './wrapper-config.ts';
 
 /** Bytes of the runner's stdout/stderr kept for diagnostics; the rest is dropped. */
 const OUTPUT_TAIL_BYTES = 16 * 1024;
+/** Longest wait for leftover processes of a run to exit after SIGKILL, before their temp folder is removed. */
+const LEFTOVER_EXIT_WAIT_MS = 5_000;
 /** Extra time Playwright's own globalTimeout allows beyond ours: it only matters if we are gone. */
 const GLOBAL_TIMEOUT_SLACK_MS = 30_000;
 
@@ -80,7 +82,11 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
     writeFileSync(wrapper, wrapperConfigSource(deps.suite.kind === 'config' ? deps.suite.path : undefined));
   } catch (err) {
     // Nothing started yet: leave nothing behind either (a read-only suite folder, a full disk).
-    cleanUp(wrapper, tmpDir, request.outputDir);
+    try {
+      cleanUp(wrapper, tmpDir, request.outputDir);
+    } catch {
+      // The next start's sweep removes it; the cause worth reporting is the one above.
+    }
     throw new Error(`could not prepare the run (temp folder ${tmpDir}, generated config ${wrapper})`, { cause: err });
   }
 
@@ -191,7 +197,7 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
   clearTimeout(killTimer);
   request.signal.removeEventListener('abort', onAbort);
 
-  const leftovers = killMarkedProcesses(tmpDir);
+  const leftovers = await killMarkedProcessesAndWait(tmpDir, LEFTOVER_EXIT_WAIT_MS);
   if (leftovers > 0) logger.warn({ leftovers }, 'killed processes the runner left behind');
   // Files no result names (earlier attempts' traces) are never served, but
   // nothing with a secret stays on disk either.
@@ -199,7 +205,12 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
     logger.error({ err }, 'could not scrub the run artifacts; removing them');
     rmSync(request.outputDir, { recursive: true, force: true });
   });
-  cleanUp(wrapper, tmpDir, request.outputDir);
+  try {
+    cleanUp(wrapper, tmpDir, request.outputDir);
+  } catch (err) {
+    // The results stand; what could not be removed goes at the next start's sweep.
+    logger.warn({ err: describeError(err), tmpDir }, 'could not remove the run temp folder');
+  }
 
   const errors = runnerErrors.map((e) => scrubber.text(e));
   const diagnostics = [...errors, ...publishErrors.map((e) => scrubber.text(e))];
@@ -309,7 +320,8 @@ function removeStaleWrappers(suite: SuiteConfig, tag: string): void {
 
 function cleanUp(wrapper: string, tmpDir: string, outputDir: string): void {
   rmSync(wrapper, { force: true });
-  rmSync(tmpDir, { recursive: true, force: true });
+  // Retried: a browser that just died may still be flushing its profile (ENOTEMPTY).
+  rmSync(tmpDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   removeIfEmpty(path.dirname(tmpDir));
   // Playwright's bookkeeping for --last-failed; means nothing to the service.
   rmSync(path.join(outputDir, '.last-run.json'), { force: true });
