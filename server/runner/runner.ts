@@ -65,7 +65,12 @@ export function createRunner(deps: RunnerDeps): Runner {
     run: (request) => runOnce(deps, cli, reporterPath, request),
     sweep() {
       const killed = killMarkedProcesses(deps.tmpRoot);
-      rmSync(deps.tmpRoot, { recursive: true, force: true });
+      try {
+        // Retried: a browser killed just now may still be flushing its profile (ENOTEMPTY).
+        rmSync(deps.tmpRoot, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+      } catch {
+        // Left for the next start: a stale temp folder must not stop this one.
+      }
       removeStaleWrappers(deps.suite, instanceTag(deps.tmpRoot));
       return killed;
     },
