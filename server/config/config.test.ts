@@ -116,7 +116,11 @@ describe('config validation', () => {
     assert.equal(config.suite.grep, '@critical');
     assert.equal(config.suite.retries, 2);
     assert.equal(config.suite.workers, 2);
-    assert.deepEqual({ ...config.runs }, { deadlineSeconds: 300, concurrency: 2, graceSeconds: 10, reachabilityTimeoutSeconds: 10, resumeAttempts: 1 });
+    assert.deepEqual({ ...config.runs }, { deadlineSeconds: 300, concurrency: 2, graceSeconds: 10, reachabilityTimeoutSeconds: 10, resumeAttempts: 1,
+      failFast: true,
+      baseline: 'on-failure',
+      warmBrowser: true,
+    });
     assert.equal(config.storage.database, '/etc/smoke/data/smoke.db');
     assert.equal(config.storage.artifacts, '/etc/smoke/data/artifacts');
     assert.deepEqual(config.environments.get('production')!.headers, {});

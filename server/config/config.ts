@@ -10,6 +10,9 @@ import { Secret } from '../values/secret.ts';
 import { rollbackConfig, type RollbackConfig } from '../signals/config.ts';
 import { gatesConfig, type GatesConfig } from '../gates/config.ts';
 
+/** How much of the suite the baseline runs: all of it beside the target, or only what failed there. */
+export type BaselineMode = 'always' | 'on-failure';
+
 export interface EnvironmentConfig {
   readonly name: string;
   readonly baseURL: string;
@@ -62,6 +65,9 @@ export interface Config {
     readonly graceSeconds: number;
     readonly reachabilityTimeoutSeconds: number;
     readonly resumeAttempts: number;
+    readonly failFast: boolean;
+    readonly baseline: BaselineMode;
+    readonly warmBrowser: boolean;
   };
   readonly storage: { readonly database: string; readonly artifacts: string };
   /** By name; a Map so a name from a request can never reach `Object.prototype`. */

@@ -103,8 +103,37 @@ export const configSchema = z
         reachabilityTimeoutSeconds: count(1, 120).default(10),
         /** Times an interrupted verification (crash, kill -9) is re-run after a restart before it is judged inconclusive. */
         resumeAttempts: count(0, 5).default(1),
+        /**
+         * A deploy's `fail` is final at its first confirmed regression (failed
+         * on the target after its retries, passed on the baseline): stored and
+         * signalled at once. true: the rest of the run is cancelled; false: it
+         * runs on only to complete the report.
+         */
+        failFast: z.boolean({ error: 'must be true or false' }).default(true),
+        /**
+         * always: the baseline runs every flow beside the target. on-failure:
+         * the target runs first with every worker, the baseline only the flows
+         * that failed there (same verdicts, about half the browser work on a
+         * good deploy).
+         */
+        baseline: z.enum(['always', 'on-failure'], { error: "must be 'always' or 'on-failure'" }).default('on-failure'),
+        /**
+         * Keep one Chromium running in the service; each run's workers connect
+         * to it instead of launching their own. Only for Chromium projects
+         * without launch options of their own.
+         */
+        warmBrowser: z.boolean({ error: 'must be true or false' }).default(true),
       })
-      .default({ deadlineSeconds: 300, concurrency: 2, graceSeconds: 10, reachabilityTimeoutSeconds: 10, resumeAttempts: 1 }),
+      .default({
+        deadlineSeconds: 300,
+        concurrency: 2,
+        graceSeconds: 10,
+        reachabilityTimeoutSeconds: 10,
+        resumeAttempts: 1,
+        failFast: true,
+        baseline: 'on-failure',
+        warmBrowser: true,
+      }),
     storage: z
       .strictObject({
         /** SQLite file: deployments, runs, flow results, verdicts. */

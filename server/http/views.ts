@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import type { DeploymentRecord, RunRecord, RunWithResults } from '../store/records.ts';
-import type { FlowResult, Verdict } from '../verdict/types.ts';
+import type { AttemptCounts, FlowResult, Verdict } from '../verdict/types.ts';
 
 /** Builds absolute links: from `server.publicUrl` when set, else from the request's own host. */
 export type LinkBase = (req: Request) => string;
@@ -63,8 +63,16 @@ export function runView(base: string, run: RunWithResults) {
     ...verdictView(run.verdict),
     runner: run.outcome ?? null,
     environments,
+    attempts: run.attempts ? attemptsView(run.attempts) : null,
+    timings: run.timings ?? null,
     diagnostics: run.diagnostics,
   };
+}
+
+/** Browser attempts, in total and by environment and how each ended. */
+function attemptsView(attempts: AttemptCounts) {
+  const total = Object.values(attempts).reduce((sum, counts) => sum + Object.values(counts).reduce((a, b) => a + b, 0), 0);
+  return { total, environments: attempts };
 }
 
 function flowView(base: string, runId: string, result: FlowResult) {

@@ -57,6 +57,10 @@ export interface WorkspaceOptions {
   readonly rollback?: string;
   /** The body of a `gates:` section, as YAML indented by two spaces. */
   readonly gates?: string;
+  /** `runs.failFast`, `runs.baseline`, `runs.warmBrowser`; the service's defaults when absent. */
+  readonly failFast?: boolean;
+  readonly baseline?: 'always' | 'on-failure';
+  readonly warmBrowser?: boolean;
 }
 
 /** A temp folder with a smoke config for a suite (the repo's demo one by default) against the given environments. */
@@ -81,13 +85,22 @@ runs:
   deadlineSeconds: ${options.deadlineSeconds ?? 120}
   graceSeconds: 5
   reachabilityTimeoutSeconds: 3
-storage:
+${runsOptions(options)}storage:
   database: ./data/smoke.db
   artifacts: ./data/artifacts
 environments:
 ${envYaml}${options.schedules ? `schedules:\n${options.schedules}` : ''}${options.rollback ? `rollback:\n${options.rollback}` : ''}${options.gates ? `gates:\n${options.gates}` : ''}`,
   );
   return { dir, configFile, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+function runsOptions(options: WorkspaceOptions): string {
+  const lines = [
+    options.failFast !== undefined && `  failFast: ${options.failFast}`,
+    options.baseline !== undefined && `  baseline: ${options.baseline}`,
+    options.warmBrowser !== undefined && `  warmBrowser: ${options.warmBrowser}`,
+  ].filter((line): line is string => typeof line === 'string');
+  return lines.map((line) => `${line}\n`).join('');
 }
 
 /** The service in this process, as `main` would build it. */

@@ -230,10 +230,20 @@ describe('metrics observer', () => {
     observer.deploymentReceived!({ id: 'dep_abc123', service: 'shop', environment: 'canary', version: '1.2.0', status: 'queued', createdAt: new Date(T0).toISOString() });
     observer.runStarted!(r);
     for (const outcome of ['passed', 'failed', 'flaky', 'skipped', 'error'] as const) observer.flowResult!(r, result('canary', outcome));
-    observer.runFinished!(r, { status: 'done', verdict: FAIL, durationMs: 30_000 });
+    observer.runFinished!(r, {
+      status: 'done',
+      verdict: FAIL,
+      durationMs: 30_000,
+      attempts: { canary: { passed: 3, failed: 2, error: 1, interrupted: 0 }, production: { passed: 1, failed: 0, error: 0, interrupted: 1 }, gone: { passed: 5, failed: 0, error: 0, interrupted: 0 } },
+    });
+    assert.equal(await value(registry, 'smoke_flow_attempts_total', { environment: 'canary', outcome: 'failed' }), 2);
+    assert.equal(await value(registry, 'smoke_flow_attempts_total', { environment: 'canary', outcome: 'error' }), 1);
+    assert.equal(await value(registry, 'smoke_flow_attempts_total', { environment: 'production', outcome: 'interrupted' }), 1);
+    // An environment no longer configured gets no series: it would never change again.
+    assert.equal(await value(registry, 'smoke_flow_attempts_total', { environment: 'gone', outcome: 'passed' }), undefined);
 
     const families = registry.getMetricsAsArray().filter((m) => m.name.startsWith('smoke_'));
-    assert.equal(families.length, 12);
+    assert.equal(families.length, 13);
     for (const family of families) {
       const declared = (family as unknown as { labelNames: string[] }).labelNames;
       for (const label of declared) assert.ok(BOUNDED_LABELS.has(label), `${family.name} has the unbounded label ${label}`);

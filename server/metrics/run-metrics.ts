@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { RunRecord } from '../store/records.ts';
 import type { FinishedRunTimes } from '../store/store.ts';
 import type { RunEnded } from '../verification/observer.ts';
-import { TRIGGERS, VERDICTS } from './labels.ts';
+import { ATTEMPT_KINDS, TRIGGERS, VERDICTS } from './labels.ts';
 
 /** Seconds: a run holds both environments' flows with retries, up to the default 300 s deadline and beyond. */
 export const RUN_DURATION_BUCKETS = [1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1200];
@@ -50,8 +50,16 @@ export function createRunMetrics(registry: Registry, environments: readonly stri
     registers: [registry],
   });
 
+  const attempts = new Counter({
+    name: 'smoke_flow_attempts_total',
+    help: 'Browser attempts of flows (first tries and retries) by the environment they ran in and how they ended: passed, failed (on the page), error (the browser or runner broke), interrupted.',
+    labelNames: ['environment', 'outcome'] as const,
+    registers: [registry],
+  });
+
   for (const environment of environments) {
     lastSuccess.set({ environment }, 0);
+    for (const outcome of ATTEMPT_KINDS) attempts.inc({ environment, outcome }, 0);
     for (const trigger of TRIGGERS) {
       duration.zero({ environment, trigger });
       lastRun.set({ environment, trigger }, 0);
@@ -82,6 +90,11 @@ export function createRunMetrics(registry: Registry, environments: readonly stri
     finished(run, ended, nowMs) {
       running.delete(run.id);
       inProgress.set(running.size);
+      // Browser work is spent however the run ended, so every ending counts.
+      for (const [environment, counts] of Object.entries(ended.attempts ?? {})) {
+        if (!environments.includes(environment)) continue;
+        for (const outcome of ATTEMPT_KINDS) if (counts[outcome] > 0) attempts.inc({ environment, outcome }, counts[outcome]);
+      }
       // A cancelled or interrupted run was never judged: its time says nothing about the deploy.
       if (ended.status !== 'done' || !ended.verdict) return;
       const environment = run.target;

@@ -91,6 +91,7 @@ function fold(attempts: Attempt[], outcome: TestAttemptMessage['outcome']): Flow
       flow: 'shop.spec.ts › checkout',
       file: 'shop.spec.ts',
       line: 3,
+      test: { file: '/suite/shop.spec.ts', titles: ['checkout'] },
       attempt: i,
       durationMs: 100,
       final,
@@ -170,7 +171,7 @@ describe('AttemptLog', () => {
 
   it('keeps environments and flows apart', () => {
     const log = new AttemptLog('/tmp/smoke-out');
-    const base = { type: 'test', flow: 'f', file: 'f.spec.ts', line: 1, durationMs: 1, attachments: [] } as const;
+    const base = { type: 'test', flow: 'f', file: 'f.spec.ts', line: 1, durationMs: 1, attachments: [], test: { file: '/suite/f.spec.ts', titles: ['f'] } } as const;
     assert.equal(log.add({ ...base, environment: 'canary', attempt: 0, status: 'failed', error: CLOSED_RELOAD, final: false }), undefined);
     const production = log.add({ ...base, environment: 'production', attempt: 0, status: 'failed', error: HTTP_500, final: true, outcome: 'unexpected' });
     assert.equal(production?.outcome, 'failed');

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Artifact, FlowOutcome, FlowResult } from '../verdict/types.ts';
+import type { Artifact, AttemptCounts, AttemptKind, FlowOutcome, FlowResult } from '../verdict/types.ts';
 import { infrastructureFault } from './faults.ts';
 import type { TestAttemptMessage } from './protocol.ts';
 
@@ -17,6 +17,41 @@ export function attemptFault(attempt: TestAttemptMessage): string | undefined {
   if (attempt.fault !== undefined) return attempt.fault;
   if (attempt.status === 'interrupted') return 'the run was interrupted before the flow finished';
   return attempt.error === undefined ? undefined : infrastructureFault(attempt.error);
+}
+
+/** How an attempt ended, for counting browser work; undefined for a skipped one, which ran no browser. */
+export function attemptKind(attempt: TestAttemptMessage): AttemptKind | undefined {
+  switch (attempt.status) {
+    case 'passed':
+      return 'passed';
+    case 'skipped':
+      return undefined;
+    case 'interrupted':
+      return 'interrupted';
+    default:
+      return attemptFault(attempt) === undefined ? 'failed' : 'error';
+  }
+}
+
+/** Counts attempts per environment and kind. */
+export class AttemptTally {
+  readonly #counts = new Map<string, Record<AttemptKind, number>>();
+
+  add(environment: string, kind: AttemptKind, n = 1): void {
+    let counts = this.#counts.get(environment);
+    if (!counts) this.#counts.set(environment, (counts = { passed: 0, failed: 0, error: 0, interrupted: 0 }));
+    counts[kind] += n;
+  }
+
+  addAll(other: AttemptCounts): void {
+    for (const [environment, counts] of Object.entries(other)) {
+      for (const [kind, n] of Object.entries(counts) as [AttemptKind, number][]) this.add(environment, kind, n);
+    }
+  }
+
+  counts(): AttemptCounts {
+    return Object.fromEntries([...this.#counts].map(([env, counts]) => [env, { ...counts }]));
+  }
 }
 
 /** Folds the attempts of one flow in one environment into its result, once the last attempt is in. */

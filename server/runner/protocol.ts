@@ -25,10 +25,23 @@ export interface TestAttemptMessage {
    */
   readonly fault?: string;
   readonly attachments: readonly { name: string; contentType: string; path: string }[];
+  /** What a test list names to run this flow again in another invocation over the same suite. */
+  readonly test: TestRef;
+  /** How long this attempt's `browser` fixture took to set up (launch or connect), when it was set up in this attempt. */
+  readonly browserMs?: number;
+}
+
+/** One test, as Playwright's `--test-list` names it. */
+export interface TestRef {
+  /** The spec file, relative to the config's root folder (its top-level testDir, else its own folder), `/`-separated. */
+  readonly file: string;
+  readonly titles: readonly string[];
 }
 
 export type ReporterMessage =
   | { readonly type: 'begin'; readonly tests: number }
+  /** A worker starts an attempt (its fixtures are not set up yet). */
+  | { readonly type: 'testBegin'; readonly environment: string }
   | TestAttemptMessage
   /** An error outside any test: the config or a spec failed to load, a worker crashed. */
   | { readonly type: 'error'; readonly message: string }
@@ -57,6 +70,12 @@ export interface RunDescription {
   readonly launchOptions: { executablePath?: string; args?: string[] };
   /** When the suite is a folder of specs rather than a config file. */
   readonly testDir?: string;
+  /**
+   * The browser server the service keeps warm; Chromium projects that launch
+   * nothing of their own connect to it (`use.connectOptions`) instead of
+   * launching a browser per worker.
+   */
+  readonly connectWsEndpoint?: string;
 }
 
 export const RUN_ENV_VAR = 'SMOKE_RUN';

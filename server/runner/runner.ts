@@ -7,11 +7,11 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { EnvironmentConfig, SuiteConfig } from '../config/config.ts';
 import { describeError } from '../errors.ts';
-import type { FlowResult, RunnerOutcome } from '../verdict/types.ts';
-import { AttemptLog } from './attempts.ts';
+import type { AttemptCounts, AttemptKind, FlowResult, RunnerOutcome } from '../verdict/types.ts';
+import { AttemptLog, attemptKind, AttemptTally } from './attempts.ts';
 import { launchOptionsFor, type BrowserChoice } from './browser.ts';
 import { killMarkedProcesses, killMarkedProcessesAndWait, RUN_MARK_VAR } from './processes.ts';
-import { REPORT_FD, RUN_ENV_VAR, type ReporterMessage, type RunDescription } from './protocol.ts';
+import { REPORT_FD, RUN_ENV_VAR, type ReporterMessage, type RunDescription, type TestRef } from './protocol.ts';
 import { Scrubber } from './scrub.ts';
 import { wrapperConfigSource } from './wrapper-config.ts';
 
@@ -23,6 +23,7 @@ const LEFTOVER_EXIT_WAIT_MS = 5_000;
 const GLOBAL_TIMEOUT_SLACK_MS = 30_000;
 
 export interface RunRequest {
+  /** Names this invocation's temp folder and generated config; unique among invocations running at once. */
   readonly runId: string;
   /** The environments to run side by side, first the target. */
   readonly environments: readonly EnvironmentConfig[];
@@ -32,8 +33,28 @@ export interface RunRequest {
   /** Aborting cancels the run (superseded, shutting down); its reason is recorded. */
   readonly signal: AbortSignal;
   readonly grep?: string;
+  /** Only these tests (Playwright's `--test-list`), where they also match the grep; every match when absent. */
+  readonly tests?: readonly TestRef[];
+  /** The folder artifact paths are relative to, when several invocations of one run share it; `outputDir` by default. */
+  readonly artifactRoot?: string;
   readonly onResult?: (result: FlowResult) => void;
+  /** Every browser attempt as it ends, before its flow's result (which waits for the flow's last attempt). */
+  readonly onAttempt?: (attempt: AttemptSeen) => void;
   readonly logger: Logger;
+}
+
+export interface AttemptSeen {
+  readonly environment: string;
+  readonly flow: string;
+  readonly test: TestRef;
+  readonly kind: AttemptKind;
+}
+
+/** Where the runner's own time went, milliseconds; absent when the phase was not reached. */
+export interface RunnerTimings {
+  readonly runnerStartMs?: number;
+  readonly workerStartMs?: number;
+  readonly browserLaunchMs?: number;
 }
 
 export interface RunReport {
@@ -41,6 +62,9 @@ export interface RunReport {
   readonly results: readonly FlowResult[];
   /** Errors outside any test and the tail of the runner's output, for a human. */
   readonly diagnostics: readonly string[];
+  /** Browser attempts by environment and how they ended. */
+  readonly attempts: AttemptCounts;
+  readonly timings: RunnerTimings;
 }
 
 export interface RunnerDeps {
@@ -49,6 +73,14 @@ export interface RunnerDeps {
   readonly graceMs: number;
   /** Folder for per-run temp folders; everything under it belongs to this service. */
   readonly tmpRoot: string;
+  /** A browser kept running by the service (`runs.warmBrowser`); absent: every worker launches its own. */
+  readonly warmBrowser?: WarmBrowserSource;
+}
+
+/** A browser the service keeps running, for workers to connect to rather than launch their own. */
+export interface WarmBrowserSource {
+  /** Its WebSocket endpoint; undefined when it cannot be had now (the run's workers then launch their own). */
+  endpoint(): Promise<string | undefined>;
 }
 
 export interface Runner {
@@ -81,10 +113,12 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
   const { runId, logger } = request;
   const tmpDir = path.join(deps.tmpRoot, runId);
   const wrapper = wrapperPath(deps.suite, tmpDir, `${instanceTag(deps.tmpRoot)}-${runId}`);
+  const testList = path.join(tmpDir, 'tests.txt');
   try {
     mkdirSync(tmpDir, { recursive: true });
     mkdirSync(request.outputDir, { recursive: true });
     writeFileSync(wrapper, wrapperConfigSource(deps.suite.kind === 'config' ? deps.suite.path : undefined));
+    if (request.tests) writeFileSync(testList, testListSource(request.tests));
   } catch (err) {
     // Nothing started yet: leave nothing behind either (a read-only suite folder, a full disk).
     try {
@@ -95,6 +129,10 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
     throw new Error(`could not prepare the run (temp folder ${tmpDir}, generated config ${wrapper})`, { cause: err });
   }
 
+  const wsEndpoint = await deps.warmBrowser?.endpoint().catch((err: unknown) => {
+    logger.warn({ err: describeError(err) }, 'the warm browser is unavailable: this run launches its own');
+    return undefined;
+  });
   const description: RunDescription = {
     runId,
     environments: request.environments.map((env) => ({
@@ -116,9 +154,12 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
     globalTimeoutMs: request.deadlineMs + GLOBAL_TIMEOUT_SLACK_MS,
     launchOptions: launchOptionsFor(deps.browser),
     ...(deps.suite.kind === 'directory' && { testDir: deps.suite.path }),
+    ...(wsEndpoint !== undefined && { connectWsEndpoint: wsEndpoint }),
   };
 
-  const child = spawn(process.execPath, [cli, 'test', '--config', wrapper], {
+  const spawnedAt = Date.now();
+  const args = [cli, 'test', '--config', wrapper, ...(request.tests ? ['--test-list', testList] : [])];
+  const child = spawn(process.execPath, args, {
     cwd: path.dirname(wrapper),
     env: {
       ...process.env,
@@ -137,7 +178,10 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
   // The header values go to the browser, nowhere else: traces record request
   // headers, error texts and output may echo them.
   const scrubber = new Scrubber(request.environments.flatMap((env) => Object.values(env.headers).map((v) => v.reveal())));
-  const attempts = new AttemptLog(request.outputDir);
+  const attempts = new AttemptLog(request.artifactRoot ?? request.outputDir);
+  const tally = new AttemptTally();
+  const timings: { -readonly [K in keyof RunnerTimings]: RunnerTimings[K] } = {};
+  let begunAt: number | undefined;
   const results: FlowResult[] = [];
   const runnerErrors: string[] = [];
   const publishErrors: string[] = [];
@@ -172,8 +216,23 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
       return;
     }
     if (message.type === 'test') {
+      const kind = attemptKind(message);
+      if (kind) {
+        tally.add(message.environment, kind);
+        try {
+          request.onAttempt?.({ environment: message.environment, flow: message.flow, test: message.test, kind });
+        } catch (err) {
+          publishErrors.push(`handling an attempt of "${message.flow}" on ${message.environment} failed: ${describeError(err)}`);
+        }
+      }
+      if (message.browserMs !== undefined) timings.browserLaunchMs ??= Math.round(message.browserMs);
       const result = attempts.add(message);
       if (result) published = published.then(() => publish(result));
+    } else if (message.type === 'begin') {
+      begunAt = Date.now();
+      timings.runnerStartMs = begunAt - spawnedAt;
+    } else if (message.type === 'testBegin') {
+      if (begunAt !== undefined) timings.workerStartMs ??= Date.now() - begunAt;
     } else if (message.type === 'error') runnerErrors.push(message.message);
     else if (message.type === 'end') endStatus = message.status;
   });
@@ -226,7 +285,23 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
 
   const outcome = stopped ?? classifyExit(exit, endStatus, errors, errTail);
   logger.debug({ exit: { code: exit.code, signal: exit.signal }, endStatus, outcome }, 'runner exited');
-  return { outcome, results, diagnostics };
+  return { outcome, results, diagnostics, attempts: tally.counts(), timings };
+}
+
+/**
+ * Playwright's test-list format: the spec path as the reporter saw it, then
+ * the titles, `›`-separated. A title that itself holds `›` (or a line break)
+ * cannot be named, so its whole file is listed: a few extra flows, never a
+ * missing one.
+ */
+function testListSource(tests: readonly TestRef[]): string {
+  const lines = new Set<string>();
+  for (const test of tests) {
+    const file = test.file;
+    const titles = test.titles.some((t) => t.includes('›') || t.includes('\n')) ? [] : test.titles;
+    lines.add([file, ...titles].join(' › '));
+  }
+  return `${[...lines].join('\n')}\n`;
 }
 
 /** A result with its artifacts scrubbed on disk and its error text scrubbed. */

@@ -20,6 +20,8 @@ export default class StreamReporter implements Reporter {
   readonly #parent = process.ppid;
   readonly #watch: NodeJS.Timeout;
   #stopping = false;
+  /** Where Playwright's `--test-list` paths start: the config's top-level testDir, else its folder. */
+  #rootDir = process.cwd();
 
   constructor() {
     this.#out.on('error', () => this.#stop());
@@ -33,13 +35,18 @@ export default class StreamReporter implements Reporter {
     return false;
   }
 
-  onBegin(_config: FullConfig, suite: Suite): void {
+  onBegin(config: FullConfig, suite: Suite): void {
+    this.#rootDir = config.rootDir;
     this.#send({ type: 'begin', tests: suite.allTests().length });
+  }
+
+  onTestBegin(test: TestCase): void {
+    this.#send({ type: 'testBegin', environment: environmentOf(test) });
   }
 
   onTestEnd(test: TestCase, result: TestResult): void {
     const project = test.parent.project();
-    const environment = String(project?.metadata?.smokeEnvironment ?? project?.name ?? '');
+    const environment = environmentOf(test);
     const userProject = project?.metadata?.smokeUserProject as string | undefined;
     const testDir = project?.testDir ?? process.cwd();
     const file = path.relative(testDir, test.location.file).split(path.sep).join('/');
@@ -48,6 +55,7 @@ export default class StreamReporter implements Reporter {
     const flow = [userProject ? `[${userProject}] ${file}` : file, ...titles].join(' › ');
     const failedAttempt = result.status !== 'passed' && result.status !== 'skipped';
     const fault = failedAttempt ? resultFault(result) : undefined;
+    const browserStep = findStep(result.steps, (step) => step.category === 'fixture' && step.title === 'Fixture "browser"');
     const final =
       result.status === test.expectedStatus ||
       result.status === 'skipped' ||
@@ -71,6 +79,8 @@ export default class StreamReporter implements Reporter {
             .filter((a): a is typeof a & { path: string } => typeof a.path === 'string')
             .map((a) => ({ name: a.name, contentType: a.contentType, path: a.path }))
         : [],
+      test: { file: path.relative(this.#rootDir, test.location.file).split(path.sep).join('/'), titles },
+      ...(browserStep && { browserMs: browserStep.duration }),
     });
   }
 
@@ -95,6 +105,11 @@ export default class StreamReporter implements Reporter {
     clearInterval(this.#watch);
     process.kill(process.pid, 'SIGINT');
   }
+}
+
+function environmentOf(test: TestCase): string {
+  const project = test.parent.project();
+  return String(project?.metadata?.smokeEnvironment ?? project?.name ?? '');
 }
 
 function formatErrors(errors: readonly TestError[]): string {
@@ -140,9 +155,13 @@ function firstLine(text: string): string {
 }
 
 function failedStep(steps: readonly TestStep[], matches: (step: TestStep) => boolean): TestStep | undefined {
+  return findStep(steps, (step) => step.error !== undefined && matches(step));
+}
+
+function findStep(steps: readonly TestStep[], matches: (step: TestStep) => boolean): TestStep | undefined {
   for (const step of steps) {
-    if (step.error !== undefined && matches(step)) return step;
-    const inner = failedStep(step.steps, matches);
+    if (matches(step)) return step;
+    const inner = findStep(step.steps, matches);
     if (inner) return inner;
   }
   return undefined;

@@ -120,4 +120,9 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE flow_results ADD COLUMN fault TEXT;
   `,
+  // Browser attempts per environment and where a run's time went (time to verdict, fixed cost per run).
+  `
+  ALTER TABLE runs ADD COLUMN attempts_json TEXT;
+  ALTER TABLE runs ADD COLUMN timings_json TEXT;
+  `,
 ];

@@ -1,4 +1,4 @@
-import type { FlowResult, Reachability, RunnerOutcome, Verdict } from '../verdict/types.ts';
+import type { AttemptCounts, FlowResult, Reachability, RunnerOutcome, RunTimings, Verdict } from '../verdict/types.ts';
 
 export type DeploymentStatus = 'queued' | 'running' | 'done';
 export type RunStatus = 'queued' | 'running' | 'done' | 'cancelled' | 'interrupted';
@@ -37,8 +37,11 @@ export interface RunRecord {
   readonly outcome?: RunnerOutcome;
   readonly reachability?: Readonly<Record<string, Reachability>>;
   readonly diagnostics: readonly string[];
-  /** Why the run ended as it did when that is not the verdict (superseded, interrupted). */
+  /** Why the run ended as it did when that is not the verdict (superseded, interrupted, stopped early). */
   readonly note?: string;
+  /** Browser attempts it took, by environment and how each ended; absent for runs that never reached the runner's report. */
+  readonly attempts?: AttemptCounts;
+  readonly timings?: RunTimings;
   readonly createdAt: string;
   readonly startedAt?: string;
   readonly finishedAt?: string;

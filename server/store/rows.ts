@@ -1,4 +1,4 @@
-import type { FlowResult, Reachability, RunnerOutcome, Verdict } from '../verdict/types.ts';
+import type { AttemptCounts, FlowResult, Reachability, RunnerOutcome, RunTimings, Verdict } from '../verdict/types.ts';
 import type { DeploymentRecord, RunRecord, RunStatus, RunTrigger } from './records.ts';
 
 /** A row as better-sqlite3 returns it. */
@@ -44,6 +44,8 @@ export function toRun(row: Row): RunRecord {
     reachability: optional(row.reachability_json, (v: string) => JSON.parse(v) as Record<string, Reachability>),
     diagnostics: row.diagnostics_json ? (JSON.parse(row.diagnostics_json as string) as string[]) : [],
     note: optional<string>(row.note),
+    attempts: optional(row.attempts_json, (v: string) => JSON.parse(v) as AttemptCounts),
+    timings: optional(row.timings_json, (v: string) => JSON.parse(v) as RunTimings),
     createdAt: row.created_at as string,
     startedAt: optional<string>(row.started_at),
     finishedAt: optional<string>(row.finished_at),

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ServiceFault } from '../errors.ts';
-import type { FlowOutcome, FlowResult, Reachability, RunnerOutcome, Verdict } from '../verdict/types.ts';
+import type { AttemptCounts, FlowOutcome, FlowResult, Reachability, RunnerOutcome, RunTimings, Verdict } from '../verdict/types.ts';
 import { writing } from './faults.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { maybe, optional, strip, toDeployment, toResult, toRun, type Row } from './rows.ts';
@@ -33,6 +33,8 @@ export interface RunEnd {
   readonly reachability?: Record<string, Reachability>;
   readonly diagnostics?: readonly string[];
   readonly note?: string;
+  readonly attempts?: AttemptCounts;
+  readonly timings?: RunTimings;
 }
 
 /** How a verification ends, written in one transaction: its run, its deployment, or both. */
@@ -147,7 +149,8 @@ export function openStore(file: string): Store {
     ),
     finishRun: db.prepare(
       `UPDATE runs SET status = @status, verdict = @verdict, verdict_json = @verdictJson, outcome_json = @outcome,
-         reachability_json = @reachability, diagnostics_json = @diagnostics, note = @note, finished_at = @now
+         reachability_json = @reachability, diagnostics_json = @diagnostics, note = @note,
+         attempts_json = @attempts, timings_json = @timings, finished_at = @now
        WHERE id = @id AND status IN ('queued', 'running')`,
     ),
     finishDeployment: db.prepare(
@@ -194,6 +197,8 @@ export function openStore(file: string): Store {
           reachability: run.end.reachability ? JSON.stringify(run.end.reachability) : null,
           diagnostics: JSON.stringify(run.end.diagnostics ?? []),
           note: run.end.note ?? null,
+          attempts: run.end.attempts ? JSON.stringify(run.end.attempts) : null,
+          timings: run.end.timings ? JSON.stringify(run.end.timings) : null,
           now: at,
         }).changes > 0
       : false;

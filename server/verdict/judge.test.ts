@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { judge, type JudgeInput } from './judge.ts';
+import { confirmedFail, judge, type JudgeInput } from './judge.ts';
 import type { FlowOutcome, FlowResult, Reachability, VerdictKind } from './types.ts';
 
 const up: Reachability = { reachable: true, status: 200 };
@@ -221,4 +221,36 @@ describe('judge', () => {
     const verdict = judge(input([flow('canary', 'a', 'failed', 'x'.repeat(5000)), flow('production', 'a', 'passed')]));
     assert.ok(verdict.reasons[0]!.length < 500);
   });
+});
+
+describe('confirmedFail (a verdict before the run ends)', () => {
+  const cases: { name: string; results: FlowResult[]; baseline?: string; failed: string[] }[] = [
+    { name: 'nothing yet', results: [], failed: [] },
+    { name: 'a failure not yet compared', results: [flow('canary', 'a', 'failed')], failed: [] },
+    { name: 'a failure the baseline shares', results: [flow('canary', 'a', 'failed'), flow('production', 'a', 'failed')], failed: [] },
+    { name: 'a failure whose baseline could not run it', results: [flow('canary', 'a', 'failed'), flow('production', 'a', 'error')], failed: [] },
+    { name: 'a failure whose baseline skipped it', results: [flow('canary', 'a', 'failed'), flow('production', 'a', 'skipped')], failed: [] },
+    { name: 'a failure the baseline passes', results: [flow('canary', 'a', 'failed'), flow('production', 'a', 'passed')], failed: ['a'] },
+    { name: 'a failure the baseline passes on retry', results: [flow('production', 'a', 'flaky'), flow('canary', 'a', 'failed')], failed: ['a'] },
+    { name: 'a baseline pass with no failure', results: [flow('canary', 'a', 'flaky'), flow('production', 'a', 'passed')], failed: [] },
+    { name: 'a fault on the target is never a regression', results: [flow('canary', 'a', 'error'), flow('production', 'a', 'passed')], failed: [] },
+    { name: 'without a baseline, any failure', results: [flow('canary', 'a', 'failed'), flow('canary', 'b', 'passed')], baseline: 'none', failed: ['a'] },
+    {
+      name: 'only the confirmed ones among several',
+      results: [flow('canary', 'a', 'failed'), flow('canary', 'b', 'failed'), flow('production', 'b', 'passed'), flow('canary', 'c', 'failed'), flow('production', 'c', 'failed')],
+      failed: ['b'],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const verdict = confirmedFail({ target: 'canary', ...(c.baseline !== 'none' && { baseline: 'production' }), results: c.results });
+      assert.deepEqual(verdict?.failed.map((f) => f.flow) ?? [], c.failed);
+      // Whatever it confirms, the judge of the whole run (all flows in, runner completed) fails on it too.
+      if (verdict) {
+        const whole = judge(input(c.results, c.baseline === 'none' ? { baseline: undefined, reachability: { canary: up } } : {}));
+        assert.equal(whole.kind, 'fail');
+        assert.ok(c.failed.every((name) => whole.kind === 'fail' && whole.failed.some((f) => f.flow === name)));
+      }
+    });
+  }
 });

@@ -63,15 +63,11 @@ export function judge(input: JudgeInput): Verdict {
       continue;
     }
     if (result.outcome !== 'failed') continue;
-    if (baseline === undefined) {
-      failed.push(failedFlow(result));
-      failReasons.push(describeFailure(result));
-      continue;
-    }
     const reference = onBaseline.get(result.flow);
-    if (reference?.outcome === 'passed' || reference?.outcome === 'flaky') {
+    const regression = regressionReason(result, baseline, reference);
+    if (regression !== undefined) {
       failed.push(failedFlow(result));
-      failReasons.push(`${describeFailure(result)}; it passes on ${baseline}`);
+      failReasons.push(regression);
     } else if (reference?.outcome === 'failed') {
       doubtReasons.push(`${quote(result.flow)} fails on ${target} and on its baseline ${baseline} too: not caused by this deploy (${short(result.error)})`);
     } else if (baselineReach && !baselineReach.reachable) {
@@ -91,6 +87,34 @@ export function judge(input: JudgeInput): Verdict {
   const reasons = [`${passed} of ${onTarget.length} critical flows passed on ${target}`];
   if (flaky.length > 0) reasons.push(`flaky (passed on retry): ${flaky.map(quote).join(', ')}`);
   return { kind: 'pass', reasons, flaky };
+}
+
+/**
+ * The regressions the results so far already prove, as a `fail` verdict, or
+ * undefined while there is none. Each is a flow that failed on the target
+ * after its retries while the same flow passed (or was flaky) on the
+ * baseline, or, without a baseline, failed at all: evidence that no flow
+ * still unknown can overturn, so the verdict may be given before the run ends.
+ */
+export function confirmedFail(input: Pick<JudgeInput, 'target' | 'baseline' | 'results'>): Extract<Verdict, { kind: 'fail' }> | undefined {
+  const onBaseline = new Map(input.results.filter((r) => input.baseline !== undefined && r.environment === input.baseline).map((r) => [r.flow, r]));
+  const failed: FailedFlow[] = [];
+  const reasons: string[] = [];
+  for (const result of input.results) {
+    if (result.environment !== input.target || result.outcome !== 'failed') continue;
+    const regression = regressionReason(result, input.baseline, onBaseline.get(result.flow));
+    if (regression === undefined) continue;
+    failed.push(failedFlow(result));
+    reasons.push(regression);
+  }
+  return failed.length > 0 ? { kind: 'fail', reasons, failed } : undefined;
+}
+
+/** Why a flow that failed on the target is this deploy's regression, or undefined when the baseline does not prove it. */
+function regressionReason(result: FlowResult, baseline: string | undefined, reference: FlowResult | undefined): string | undefined {
+  if (baseline === undefined) return describeFailure(result);
+  if (reference?.outcome === 'passed' || reference?.outcome === 'flaky') return `${describeFailure(result)}; it passes on ${baseline}`;
+  return undefined;
 }
 
 function fail(reasons: string[], failed: FailedFlow[]): Verdict {

@@ -60,3 +60,27 @@ export type Verdict =
     };
 
 export type VerdictKind = Verdict['kind'];
+
+/** How one browser attempt ended: `error` when the browser, worker or runner broke it rather than the page. */
+export type AttemptKind = 'passed' | 'failed' | 'error' | 'interrupted';
+
+/** A run's browser attempts, by environment and how each ended. */
+export type AttemptCounts = Readonly<Record<string, Readonly<Record<AttemptKind, number>>>>;
+
+/** Where a run's time went, milliseconds from the run's start unless named a duration; absent when it did not happen. */
+export interface RunTimings {
+  /** Duration of the reachability checks. */
+  readonly reachabilityMs?: number;
+  /** Duration from spawning the runner to its reporter's start: Node, Playwright, the config and the specs loaded. */
+  readonly runnerStartMs?: number;
+  /** Duration from the reporter's start to the first attempt beginning in a worker. */
+  readonly workerStartMs?: number;
+  /** Duration of the first attempt's `browser` fixture: a launch, or a connection to the warm browser. */
+  readonly browserLaunchMs?: number;
+  /** When the first flow's result arrived. */
+  readonly firstFlowMs?: number;
+  /** When the verdict was decided (before the run ended, when it failed fast). */
+  readonly verdictMs?: number;
+  /** When the run ended. */
+  readonly totalMs?: number;
+}

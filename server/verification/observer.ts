@@ -1,12 +1,14 @@
 import type { Logger } from 'pino';
 import type { DeploymentRecord, RunRecord, RunStatus } from '../store/records.ts';
-import type { FlowResult, Verdict } from '../verdict/types.ts';
+import type { AttemptCounts, FlowResult, Verdict } from '../verdict/types.ts';
 
 export interface RunEnded {
   readonly status: Extract<RunStatus, 'done' | 'cancelled' | 'interrupted'>;
   readonly verdict?: Verdict;
   /** Wall time from start to end, milliseconds. */
   readonly durationMs: number;
+  /** Browser attempts the run took. */
+  readonly attempts?: AttemptCounts;
 }
 
 /**

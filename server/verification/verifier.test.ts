@@ -32,7 +32,7 @@ class GatedRunner implements Runner {
       artifacts: [],
     }));
     for (const result of results) request.onResult?.(result);
-    return { outcome: { kind: 'completed' }, results, diagnostics: [] };
+    return { outcome: { kind: 'completed' }, results, diagnostics: [], attempts: {}, timings: {} };
   }
   release(runId: string): void {
     this.gates.get(runId)!();

@@ -5,6 +5,7 @@ import { IdempotencyConflict, UnknownEnvironment } from '../errors.ts';
 import type { Runner } from '../runner/runner.ts';
 import type { DeploymentRecord, RunRecord, RunTrigger, RunWithResults } from '../store/records.ts';
 import type { Store } from '../store/store.ts';
+import type { Verdict } from '../verdict/types.ts';
 import { execute, stopReason } from './execution.ts';
 import { notifier, type RunObserver } from './observer.ts';
 import { createSettler, type SettlerDeps } from './settlement.ts';
@@ -115,7 +116,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
       const log = logger.child({ runId: run.id, deploymentId: run.deploymentId, target: run.target });
       log.info({ environments: run.environments, trigger: run.trigger, schedule: run.schedule }, 'run started');
       notify('runStarted', run);
-      const done = execute({ config, store, runner, notify, now }, run, controller, log)
+      const done = execute({ config, store, runner, notify, now, decide }, run, controller, log)
         .then((ending) => settler.settle(ending))
         .finally(() => {
           active.delete(run.id);
@@ -123,6 +124,11 @@ export function createVerifier(deps: VerifierDeps): Verifier {
         });
       active.set(run.id, { controller, deploymentId: run.deploymentId, done });
     }
+  }
+
+  /** A deploy's verdict given while its run goes on: stored (or held) and announced like any ending. */
+  function decide(run: RunRecord, verdict: Verdict): void {
+    if (run.deploymentId) settler.settle({ deployment: { id: run.deploymentId, verdict } });
   }
 
   function finishDeployment(id: string, supersededBy: string): void {
