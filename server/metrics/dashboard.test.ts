@@ -94,6 +94,7 @@ describe('grafana dashboard and prometheus rules', () => {
     assert.match(exprs('Verdicts'), /increase\(smoke_verdicts_total/);
     assert.match(exprs('Run duration p95'), /smoke_run_duration_seconds_bucket/);
     assert.match(exprs('Runs in progress'), /smoke_runs_in_progress/);
+    assert.match(exprs('Browser attempts by environment and outcome'), /sum by \(environment, outcome\) \(rate\(smoke_flow_attempts_total/);
     assert.match(exprs('Rollback signals by outcome'), /smoke_rollback_signals_total/);
     assert.match(exprs('Outbox backlog'), /smoke_webhook_outbox_pending/);
     const ids = panelsOf(dashboard).map((p) => p.id);

@@ -157,10 +157,9 @@ export async function execute(deps: ExecutionDeps, run: RunRecord, controller: A
       };
     }
     if (decided) {
-      const unfinished = new Set(report.results.map((r) => `${r.environment}\u0000${r.flow}`)).size;
       const note =
         stop?.kind === 'decided'
-          ? `stopped early (runs.failFast): the verdict was decided at the first confirmed regression, ${unfinishedNote(results.length, unfinished)}`
+          ? `stopped early (runs.failFast): the verdict was decided at the first confirmed regression, ${stoppedNote(results.length, report.results.length)}`
           : 'the verdict was decided at the first confirmed regression; the run went on to complete the report';
       // The report may have found more regressions since; the verdict given stands either way.
       const complete = stop ? undefined : confirmedFail({ target: target.name, ...(baseline && { baseline: baseline.name }), results });
@@ -194,8 +193,10 @@ export async function execute(deps: ExecutionDeps, run: RunRecord, controller: A
   }
 }
 
-function unfinishedNote(recorded: number, reported: number): string {
-  return `after ${recorded} flow result${recorded === 1 ? '' : 's'}${reported > recorded ? ` (${reported - recorded} more arrived while stopping, not recorded)` : ''}`;
+/** How far a run got before it stopped early: results stored, and those the stopping runner still sent (not stored). */
+function stoppedNote(recorded: number, reported: number): string {
+  const late = reported > recorded ? ` (${reported - recorded} more arrived while stopping, not recorded)` : '';
+  return `after ${recorded} flow result${recorded === 1 ? '' : 's'}${late}`;
 }
 
 function done(
