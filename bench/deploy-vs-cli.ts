@@ -14,23 +14,20 @@
  *
  *   node --import tsx bench/deploy-vs-cli.ts [--rounds 3]
  */
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readDeployment } from '../demo/demo-print.ts';
-import { logTail, notifyDeploy, REPO, startStack, SUITE, type Stack } from '../demo/demo-stack.ts';
-import { chooseBrowser } from '../server/runner/browser.ts';
+import { notifyDeploy, startStack, SUITE, type Stack } from '../demo/demo-stack.ts';
+import { loadAverage, median, printMachine, secs } from './machine.ts';
+import { timePlaywrightCli } from './playwright-cli.ts';
 
 const USAGE = `usage: node --import tsx bench/deploy-vs-cli.ts [--rounds N]
 
   --rounds N   timed rounds of (service, sequential CLI) after one warm-up (default 3)
 `;
 const MAX_ROUNDS = 50;
-/** How long a cancelled Playwright CLI run gets to close its browsers before it is killed, ms. */
-const CLI_GRACE_MS = 5_000;
-const PLAYWRIGHT_CLI = path.join(REPO, 'node_modules/@playwright/test/cli.js');
 
 class BenchError extends Error {
   override name = 'BenchError';
@@ -79,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function bench(rounds: number, signal: AbortSignal): Promise<void> {
-  printMachine();
+  printMachine(print);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'smoke-bench-'));
   let keepDir = true;
   const stack = await startStack(dir, signal);
@@ -125,67 +122,17 @@ async function timeService(stack: Stack, label: string, signal: AbortSignal): Pr
 
 /** (B) The critical flows through the Playwright CLI, canary then production, as a pipeline runs them. */
 async function timeCli(stack: Stack, dir: string, label: string, signal: AbortSignal): Promise<number> {
-  const start = performance.now();
+  let total = 0;
   for (const shop of [stack.canary, stack.production]) {
-    await runCli(shop.url, path.join(dir, `cli-${label}-${shop.name}`), signal);
+    const outputDir = path.join(dir, `cli-${label}-${shop.name}`);
+    total += await timePlaywrightCli({ baseURL: shop.url, grep: SUITE.grep, retries: SUITE.retries, workers: SUITE.workers, outputDir, expect: 'pass' }, signal);
   }
-  return performance.now() - start;
-}
-
-function runCli(baseURL: string, outputDir: string, signal: AbortSignal): Promise<void> {
-  mkdirSync(outputDir, { recursive: true });
-  const logFile = `${outputDir}.log`;
-  const log = openSync(logFile, 'a');
-  // Its own output folder, so the benchmark never clears the repo's test-results/.
-  const args = ['test', '--grep', SUITE.grep, '--reporter=line', '--retries', String(SUITE.retries), '--workers', String(SUITE.workers), '--output', outputDir];
-  const child = spawn(process.execPath, [PLAYWRIGHT_CLI, ...args], {
-    cwd: REPO,
-    // CI=1 as in a pipeline (and as smoke runs it).
-    env: { ...process.env, BASE_URL: baseURL, CI: '1', FORCE_COLOR: '0' },
-    stdio: ['ignore', log, log],
-    // Its own process group, so a stop reaches its workers and browsers too.
-    detached: true,
-  });
-  closeSync(log);
-  return new Promise((resolve, reject) => {
-    let killTimer: NodeJS.Timeout | undefined;
-    const onAbort = () => {
-      signalGroup(child.pid, 'SIGINT');
-      killTimer = setTimeout(() => signalGroup(child.pid, 'SIGKILL'), CLI_GRACE_MS);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    child.once('error', (err) => reject(new BenchError(`could not start the Playwright CLI: ${err.message}`, { cause: err })));
-    child.once('close', (code, how) => {
-      signal.removeEventListener('abort', onAbort);
-      clearTimeout(killTimer);
-      if (signal.aborted) reject(signal.reason);
-      else if (code === 0) resolve();
-      else reject(new BenchError(`playwright test against ${baseURL} ${how ? `was killed by ${how}` : `exited with ${code}`}; ${logFile} ends:\n${logTail(logFile)}`));
-    });
-  });
-}
-
-function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // Already gone.
-  }
-}
-
-function printMachine(): void {
-  const cpus = os.cpus();
-  const browser = chooseBrowser();
-  const playwright = (JSON.parse(readFileSync(path.join(REPO, 'node_modules/@playwright/test/package.json'), 'utf8')) as { version: string }).version;
-  print(`node ${process.version} on ${os.platform()}/${os.arch()}, ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`);
-  print(`@playwright/test ${playwright}, browser: ${browser.kind === 'missing' ? 'missing' : `${browser.kind} ${browser.executablePath}`}`);
-  print(`load average at start: ${loadAverage()}`);
+  return total;
 }
 
 function printSummary(results: readonly Round[]): void {
-  const service = median(results.map((r) => r.serviceMs));
-  const cli = median(results.map((r) => r.cliMs));
+  const service = median(results.map((r) => r.serviceMs))!;
+  const cli = median(results.map((r) => r.cliMs))!;
   const ratio = cli / service;
   print(`\nmedian of ${results.length} round${results.length === 1 ? '' : 's'}:`);
   const verdict = ratio >= 1 ? 'faster' : '(the service was slower)';
@@ -193,20 +140,6 @@ function printSummary(results: readonly Round[]): void {
   print(`load average at end: ${loadAverage()}`);
   print(`(A) spends its ${SUITE.workers} workers on both environments at once and includes reachability checks and storing results;`);
   print(`(B) gives each environment the same ${SUITE.workers} workers, one environment after the other. Neither records a trace unless a flow is retried.`);
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-function secs(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
-}
-
-function loadAverage(): string {
-  return os.loadavg().map((l) => l.toFixed(2)).join(' ');
 }
 
 main(process.argv.slice(2)).then(

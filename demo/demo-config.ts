@@ -32,6 +32,14 @@ export interface SmokeConfigOptions {
   readonly runConcurrency?: number;
   readonly webhooks?: readonly DemoWebhook[];
   readonly schedules?: readonly DemoSchedule[];
+  /** The benchmark's variants: another suite (`suite.config`, `suite.grep`) and `runs` switches; smoke's defaults when absent. */
+  readonly suite?: { readonly config: string; readonly grep?: string };
+  readonly runs?: {
+    readonly failFast?: boolean;
+    readonly baseline?: 'always' | 'on-failure';
+    readonly warmBrowser?: boolean;
+    readonly warmRunner?: boolean;
+  };
 }
 
 /** A fresh Standard Webhooks secret: 24 random bytes. */
@@ -53,15 +61,15 @@ server:
   port: ${options.port}
 
 suite:
-  config: ${q(path.join(REPO, 'playwright.config.ts'))}
-  grep: ${q(SUITE.grep)}
+  config: ${q(options.suite?.config ?? path.join(REPO, 'playwright.config.ts'))}
+  grep: ${q(options.suite?.grep ?? SUITE.grep)}
   retries: ${SUITE.retries}
   workers: ${SUITE.workers}
 
 runs:
   deadlineSeconds: 300
   concurrency: ${options.runConcurrency ?? 2}
-
+${Object.entries(options.runs ?? {}).filter(([, value]) => value !== undefined).map(([key, value]) => `  ${key}: ${q(value)}\n`).join('')}
 storage:
   database: ./data/smoke.db
   artifacts: ./data/artifacts

@@ -14,6 +14,7 @@ import { createRegistry } from './metrics/registry.ts';
 import { createSignalMetrics } from './metrics/signal-metrics.ts';
 import { chooseBrowser, type BrowserChoice } from './runner/browser.ts';
 import { createBrowserProbe } from './runner/browser-probe.ts';
+import { createWarmBrowser } from './runner/browser-server.ts';
 import { createRunner } from './runner/runner.ts';
 import { createScheduler } from './scheduler/scheduler.ts';
 import { createOutbox } from './signals/outbox.ts';
@@ -50,11 +51,19 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
 
   const registry = createRegistry();
   const store = openStore(config.storage.database);
+  const tmpRoot = tmpRootFor(config);
+  // Launched on the first run, after the runner's start-up sweep has cleared what a crash left.
+  const warmBrowser =
+    config.runs.warmBrowser && browser.kind !== 'missing'
+      ? createWarmBrowser({ browser, suite: config.suite, tmpRoot, logger: logger.child({ subsystem: 'warm-browser' }) })
+      : undefined;
   const runner = createRunner({
     suite: config.suite,
     browser,
     graceMs: config.runs.graceSeconds * 1000,
-    tmpRoot: tmpRootFor(config),
+    tmpRoot,
+    ...(warmBrowser && { warmBrowser }),
+    startAhead: config.runs.warmRunner,
   });
   let url = '';
   const signals = createSignals({
@@ -121,6 +130,9 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
         // First, so no tick queues a run behind the shutdown.
         scheduler.stop();
         await verifier.shutdown();
+        // Only once no run uses them.
+        await runner.close();
+        await warmBrowser?.close();
         await signals.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

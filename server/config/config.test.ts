@@ -120,6 +120,7 @@ describe('config validation', () => {
       failFast: true,
       baseline: 'on-failure',
       warmBrowser: true,
+      warmRunner: true,
     });
     assert.equal(config.storage.database, '/etc/smoke/data/smoke.db');
     assert.equal(config.storage.artifacts, '/etc/smoke/data/artifacts');

@@ -68,6 +68,7 @@ export interface Config {
     readonly failFast: boolean;
     readonly baseline: BaselineMode;
     readonly warmBrowser: boolean;
+    readonly warmRunner: boolean;
   };
   readonly storage: { readonly database: string; readonly artifacts: string };
   /** By name; a Map so a name from a request can never reach `Object.prototype`. */

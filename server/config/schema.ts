@@ -123,6 +123,11 @@ export const configSchema = z
          * without launch options of their own.
          */
         warmBrowser: z.boolean({ error: 'must be true or false' }).default(true),
+        /**
+         * Keep one Playwright runner process started ahead of the next run,
+         * with Node, Playwright and the team's config loaded.
+         */
+        warmRunner: z.boolean({ error: 'must be true or false' }).default(true),
       })
       .default({
         deadlineSeconds: 300,
@@ -133,6 +138,7 @@ export const configSchema = z
         failFast: true,
         baseline: 'on-failure',
         warmBrowser: true,
+        warmRunner: true,
       }),
     storage: z
       .strictObject({

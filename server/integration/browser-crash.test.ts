@@ -4,9 +4,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Service } from '../service.ts';
+import { loadConfig } from '../config/config.ts';
+import { warmBrowserMark } from '../runner/browser-server.ts';
+import { findMarkedProcesses } from '../runner/processes.ts';
+import { tmpRootFor, type Service } from '../service.ts';
 import { startReceiver, type Receiver } from '../testing/webhook-receiver.ts';
-import { api, deploy, outcomes, REPO, startService, waitFor, workspace, type Workspace } from './harness.ts';
+import { api, deploy, outcomes, quickRollback, REPO, startService, waitFor, workspace, type Workspace } from './harness.ts';
 
 const SUITE = path.join(REPO, 'server/integration/fixtures/crash-suite/playwright.config.ts');
 const BROWSER_KILLED = 'store.spec.ts › store page is open @critical';
@@ -61,14 +64,11 @@ describe('a browser that dies under the flow never blames the deploy', () => {
         retries: 2,
         // Room for a machine busy with other browsers: the flows themselves take seconds.
         deadlineSeconds: 170,
-        rollback: `  webhooks:
-    - name: deployer
-      url: ${receiver.url}
-      secret: ${SECRET}
-  attemptTimeoutSeconds: 2
-  initialBackoffSeconds: 1
-  maxBackoffSeconds: 2
-`,
+        // The fixture kills the browsers its worker launched: there are none when workers share the warm browser.
+        warmBrowser: false,
+        // Every flow on both sides: the first case reads production's outcomes of flows that never failed on the page.
+        baseline: 'always',
+        rollback: quickRollback(receiver.url, SECRET),
       },
     );
     service = await startService(ws);
@@ -109,7 +109,9 @@ describe('a browser that dies under the flow never blames the deploy', () => {
   it('a canary that serves a broken page still fails, with its rollback signal', async () => {
     const { body } = await deploy(service.url, { environment: 'bad-canary', version: '2.0.1' });
     assert.equal(body.verdict, 'fail', body.reasons.join('\n'));
-    assert.deepEqual(body.failed.map((f: { flow: string }) => f.flow).sort(), [BROWSER_KILLED, WORKER_KILLED]);
+    // Decided at the first confirmed regression (runs.failFast): one or both flows, each really broken.
+    assert.ok(body.failed.length >= 1);
+    for (const failed of body.failed as { flow: string }[]) assert.ok([BROWSER_KILLED, WORKER_KILLED].includes(failed.flow), failed.flow);
     assert.match(body.reasons.join('\n'), /failed on bad-canary after 3 attempts: .*Store closed.*it passes on production/);
 
     await waitFor('the rollback for the broken page', () => (receiver.received.length > 0 ? true : undefined));
@@ -120,5 +122,63 @@ describe('a browser that dies under the flow never blames the deploy', () => {
     assert.deepEqual(forDeployment(crashedDeployment), []);
     assert.equal(receiver.received.length, 1);
     assert.match(receiver.received[0]!.body, /bad-canary/);
+  });
+});
+
+/**
+ * Issue 9: the browser the service keeps warm is SIGKILLed mid-run (the
+ * fixture kills it from the canary's flow; production's workers share it
+ * too). That run is the service's fault, never a rollback; the next deploy
+ * gets a new warm browser and passes.
+ */
+describe('a warm browser that dies under a run never blames the deploy', () => {
+  const targets: { url: string; close(): Promise<void> }[] = [];
+  let ws: Workspace;
+  let service: Service;
+  let receiver: Receiver;
+
+  before(async () => {
+    for (let i = 0; i < 3; i += 1) targets.push(await startTarget('Store open'));
+    const [production, canary, nextCanary] = targets.map((t) => t.url);
+    receiver = await startReceiver(SECRET);
+    ws = workspace(
+      {
+        production: { baseURL: production! },
+        canary: { baseURL: canary!, baseline: 'production' },
+        'next-canary': { baseURL: nextCanary!, baseline: 'production' },
+      },
+      {
+        suite: SUITE,
+        grep: '@warm-browser',
+        retries: 1,
+        deadlineSeconds: 170,
+        warmBrowser: true,
+        rollback: quickRollback(receiver.url, SECRET),
+      },
+    );
+    service = await startService(ws);
+  });
+
+  after(async () => {
+    await service?.close();
+    await Promise.all([...targets.map((t) => t.close()), receiver?.close()]);
+    ws?.remove();
+  });
+
+  it("the run is inconclusive, the service's fault, with no rollback; the next deploy passes in a new warm browser", async () => {
+    const mark = warmBrowserMark(tmpRootFor(loadConfig(ws.configFile)));
+    const { body } = await deploy(service.url, { environment: 'canary', version: '3.0.0' });
+    assert.equal(body.verdict, 'inconclusive', body.reasons.join('\n'));
+    assert.equal(body.cause, 'service');
+    assert.match(body.reasons.join('\n'), /could not be run on canary: a browser or runner fault/);
+
+    const { body: next } = await deploy(service.url, { environment: 'next-canary', version: '3.0.1' });
+    assert.equal(next.verdict, 'pass', next.reasons.join('\n'));
+    // Passing needs a live browser: the endpoint the killed one had refuses every connection.
+    assert.ok(findMarkedProcesses(mark).length > 0, 'a new warm browser runs, kept for the next run');
+
+    const { body: listed } = await api(service.url, 'GET', '/api/v1/signals');
+    assert.deepEqual(listed.signals.filter((s: { deploymentId: string }) => s.deploymentId === body.id), []);
+    assert.equal(receiver.received.length, 0);
   });
 });

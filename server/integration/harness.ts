@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -9,6 +9,9 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { createShopApp, type Fault, type ShopApp } from '../../demo/shop.ts';
 import { loadConfig } from '../config/config.ts';
+import { warmBrowserMark } from '../runner/browser-server.ts';
+import { findMarkedProcesses } from '../runner/processes.ts';
+import { aheadMark } from '../runner/runner.ts';
 import { run, type Service } from '../service.ts';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -57,10 +60,11 @@ export interface WorkspaceOptions {
   readonly rollback?: string;
   /** The body of a `gates:` section, as YAML indented by two spaces. */
   readonly gates?: string;
-  /** `runs.failFast`, `runs.baseline`, `runs.warmBrowser`; the service's defaults when absent. */
+  /** `runs.failFast`, `runs.baseline`, `runs.warmBrowser`, `runs.warmRunner`; the service's defaults when absent. */
   readonly failFast?: boolean;
   readonly baseline?: 'always' | 'on-failure';
   readonly warmBrowser?: boolean;
+  readonly warmRunner?: boolean;
 }
 
 /** A temp folder with a smoke config for a suite (the repo's demo one by default) against the given environments. */
@@ -99,6 +103,7 @@ function runsOptions(options: WorkspaceOptions): string {
     options.failFast !== undefined && `  failFast: ${options.failFast}`,
     options.baseline !== undefined && `  baseline: ${options.baseline}`,
     options.warmBrowser !== undefined && `  warmBrowser: ${options.warmBrowser}`,
+    options.warmRunner !== undefined && `  warmRunner: ${options.warmRunner}`,
   ].filter((line): line is string => typeof line === 'string');
   return lines.map((line) => `${line}\n`).join('');
 }
@@ -191,4 +196,38 @@ function closeServer(server: Server): Promise<void> {
     server.close(() => resolve());
     server.closeAllConnections();
   });
+}
+
+/**
+ * Processes of runs still alive (runners, workers, their browsers): marked
+ * with the service's temp root, except the warm browser and the runner
+ * waiting for the next run, which the service keeps between runs. A runner
+ * started ahead keeps its mark once a run takes it, so the waiting one is the
+ * newest of them while it is alone (no workers yet).
+ */
+export function runProcesses(tmpRoot: string): number[] {
+  const kept = new Set(findMarkedProcesses(warmBrowserMark(tmpRoot)));
+  let started: number[] = [];
+  try {
+    started = readdirSync(aheadMark(tmpRoot)).map(Number).filter(Number.isInteger);
+  } catch {
+    // None started ahead (yet).
+  }
+  if (started.length > 0) {
+    const waiting = findMarkedProcesses(path.join(aheadMark(tmpRoot), String(Math.max(...started))));
+    if (waiting.length === 1) kept.add(waiting[0]!);
+  }
+  return findMarkedProcesses(tmpRoot).filter((pid) => !kept.has(pid));
+}
+
+/** A \`rollback:\` section body: one webhook to \`url\`, with retries quick enough for a test. */
+export function quickRollback(url: string, secret: string): string {
+  return `  webhooks:
+    - name: deployer
+      url: ${url}
+      secret: ${secret}
+  attemptTimeoutSeconds: 2
+  initialBackoffSeconds: 1
+  maxBackoffSeconds: 2
+`;
 }

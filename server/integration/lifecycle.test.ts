@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../config/config.ts';
-import { findMarkedProcesses } from '../runner/processes.ts';
 import { tmpRootFor, type Service } from '../service.ts';
-import { api, startService, startShop, waitFor, workspace, type Shop, type Workspace } from './harness.ts';
+import { api, runProcesses, startService, startShop, waitFor, workspace, type Shop, type Workspace } from './harness.ts';
 
 describe('deployment lifecycle', () => {
   let production: Shop;
@@ -64,7 +63,7 @@ describe('deployment lifecycle', () => {
       return d.body.status === 'running' && d.body.run.status === 'running' ? true : undefined;
     });
     // Let the runner get as far as launching browsers, so the cancel has something to stop.
-    await waitFor('browsers of the first run', () => (findMarkedProcesses(tmpRoot).length > 2 ? true : undefined), 30_000);
+    await waitFor('browsers of the first run', () => (runProcesses(tmpRoot).length > 2 ? true : undefined), 30_000);
     canary.state.fault = 'none';
     const newer = await api(service.url, 'POST', '/api/v1/deployments?wait=180', { environment: 'canary', version: '4.0.1' });
     assert.equal(newer.body.verdict, 'pass', newer.body.reasons.join('\n'));
@@ -75,7 +74,7 @@ describe('deployment lifecycle', () => {
     assert.equal(superseded.body.supersededBy, newer.body.id);
     assert.equal(superseded.body.run.status, 'cancelled');
     assert.match(superseded.body.run.note, new RegExp(`superseded by deployment ${newer.body.id}`));
-    assert.deepEqual(findMarkedProcesses(tmpRoot), [], 'no runner or browser process outlives its run');
+    assert.deepEqual(runProcesses(tmpRoot), [], 'no runner or browser process outlives its run');
   });
 
   it('deploys to different environments run side by side', async () => {
@@ -94,7 +93,7 @@ describe('deployment lifecycle', () => {
     ]);
     assert.equal(da.body.verdict, 'pass');
     assert.equal(db.body.verdict, 'pass');
-    assert.equal(existsSync(tmpRoot) ? findMarkedProcesses(tmpRoot).length : 0, 0);
+    assert.equal(existsSync(tmpRoot) ? runProcesses(tmpRoot).length : 0, 0);
   });
 });
 
@@ -114,7 +113,7 @@ describe('a run past its deadline', () => {
       assert.equal(body.cause, 'service');
       assert.match(body.reasons[0], /exceeded its 5 s deadline/);
       assert.deepEqual(body.run.runner, { kind: 'deadline', seconds: 5 });
-      assert.deepEqual(findMarkedProcesses(tmpRoot), []);
+      assert.deepEqual(runProcesses(tmpRoot), []);
       assert.equal(existsSync(`${tmpRoot}/${body.run.id}`), false);
     } finally {
       await service.close();

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../config/config.ts';
 import { findMarkedProcesses } from '../runner/processes.ts';
 import { tmpRootFor } from '../service.ts';
-import { api, freePort, spawnService, startShop, waitFor, workspace, type Shop, type Workspace } from './harness.ts';
+import { api, freePort, runProcesses, spawnService, startShop, waitFor, workspace, type Shop, type Workspace } from './harness.ts';
 
 /**
  * The service as its own process, stopped the hard way and the polite way in
@@ -35,7 +35,7 @@ describe('a stop in the middle of a run', () => {
     canary.state.fault = 'slow';
     const posted = await api(url, 'POST', '/api/v1/deployments', { environment: 'canary', version });
     assert.equal(posted.status, 202);
-    await waitFor('runner and browsers to start', () => (findMarkedProcesses(tmpRoot).length > 2 ? true : undefined), 60_000);
+    await waitFor('runner and workers of the run to start', () => (runProcesses(tmpRoot).length > 2 ? true : undefined), 60_000);
     return posted.body.id as string;
   }
 
@@ -45,6 +45,7 @@ describe('a stop in the middle of a run', () => {
     first.child.kill('SIGKILL');
     await once(first.child, 'exit');
 
+    // Everything: the run's runner, workers and browsers, and the warm browser and waiting runner the dead service kept.
     await waitFor('the orphaned runner and its browsers to exit', () => (findMarkedProcesses(tmpRoot).length === 0 ? true : undefined), 30_000);
 
     canary.state.fault = 'none';

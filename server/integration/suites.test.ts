@@ -20,7 +20,7 @@ describe('bring your own suite', () => {
     await Promise.all([production?.close(), canary?.close()]);
   });
 
-  async function verify(suite: string, extra: { grep?: string } = {}) {
+  async function verify(suite: string, extra: { grep?: string; baseline?: 'always' } = {}) {
     const ws = workspace(
       { production: { baseURL: production.url }, canary: { baseURL: canary.url, baseline: 'production' } },
       { suite, retries: 1, ...extra },
@@ -35,7 +35,8 @@ describe('bring your own suite', () => {
   }
 
   it("runs a team's own config unchanged: its projects and testDir, the service's grep, no local dev server", async () => {
-    const body = await verify(path.join(FIXTURES, 'team-suite/playwright.config.ts'), { grep: '@smoke' });
+    // `always`, so that both environments run every project (on-failure runs named flows: runner.test.ts).
+    const body = await verify(path.join(FIXTURES, 'team-suite/playwright.config.ts'), { grep: '@smoke', baseline: 'always' });
     assert.equal(body.verdict, 'pass', body.reasons.join('\n'));
     const expected = {
       '[desktop] home.spec.ts › home page shows the shop': 'passed',

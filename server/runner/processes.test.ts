@@ -15,7 +15,7 @@ describe('marked processes', { skip: process.platform !== 'linux' && 'reads /pro
   it('kills every process carrying the mark and returns only once none of them runs', async () => {
     const mark = `/tmp/smoke-processes-test-${process.pid}`;
     const children = [1, 2].map(() => spawn('sleep', ['60'], { env: { ...process.env, [RUN_MARK_VAR]: mark }, stdio: 'ignore' }));
-    const other = spawn('sleep', ['60'], { env: { ...process.env, [RUN_MARK_VAR]: '/tmp/another-run' }, stdio: 'ignore' });
+    const other = spawn('sleep', ['60'], { env: { ...process.env, [RUN_MARK_VAR]: `${mark}-baseline-1` }, stdio: 'ignore' });
     try {
       const pids = children.map((c) => c.pid!);
       assert.deepEqual(findMarkedProcesses(mark).sort(), [...pids].sort());

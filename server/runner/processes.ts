@@ -9,7 +9,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
  */
 export const RUN_MARK_VAR = 'SMOKE_RUN_MARK';
 
-/** Pids of live processes whose environment holds `RUN_MARK_VAR=<value starting with prefix>`. Linux only; elsewhere none. */
+/**
+ * Pids of live processes whose mark is `prefix` or a folder under it. Linux
+ * only; elsewhere none. Not a bare string prefix: run `r1`'s clean-up must
+ * not kill run `r1-baseline-1`, still running.
+ */
 export function findMarkedProcesses(prefix: string): number[] {
   let entries: string[];
   try {
@@ -25,7 +29,7 @@ export function findMarkedProcesses(prefix: string): number[] {
     if (pid === process.pid) continue;
     try {
       const environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
-      if (environ.split('\0').some((v) => v.startsWith(needle))) found.push(pid);
+      if (environ.split('\0').some((v) => v === needle || v.startsWith(`${needle}/`))) found.push(pid);
     } catch {
       // Gone in the meantime, or not ours to read.
     }

@@ -78,5 +78,12 @@ export interface RunDescription {
   readonly connectWsEndpoint?: string;
 }
 
+/**
+ * Where the runner finds its run description: the service writes it to this
+ * pipe once the run is known (the runner may have been started ahead of it);
+ * the runner puts it in `RUN_ENV_VAR` for its workers, which load the config
+ * again.
+ */
+export const DESCRIPTION_FD = 4;
 export const RUN_ENV_VAR = 'SMOKE_RUN';
 export const REPORT_FD = 3;

@@ -1,8 +1,9 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import readline from 'node:readline';
+import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { EnvironmentConfig, SuiteConfig } from '../config/config.ts';
@@ -11,7 +12,7 @@ import type { AttemptCounts, AttemptKind, FlowResult, RunnerOutcome } from '../v
 import { AttemptLog, attemptKind, AttemptTally } from './attempts.ts';
 import { launchOptionsFor, type BrowserChoice } from './browser.ts';
 import { killMarkedProcesses, killMarkedProcessesAndWait, RUN_MARK_VAR } from './processes.ts';
-import { REPORT_FD, RUN_ENV_VAR, type ReporterMessage, type RunDescription, type TestRef } from './protocol.ts';
+import { DESCRIPTION_FD, REPORT_FD, type ReporterMessage, type RunDescription, type TestRef } from './protocol.ts';
 import { Scrubber } from './scrub.ts';
 import { wrapperConfigSource } from './wrapper-config.ts';
 
@@ -75,6 +76,13 @@ export interface RunnerDeps {
   readonly tmpRoot: string;
   /** A browser kept running by the service (`runs.warmBrowser`); absent: every worker launches its own. */
   readonly warmBrowser?: WarmBrowserSource;
+  /**
+   * Keep one runner process started ahead of the next run (`runs.warmRunner`):
+   * Node, Playwright and the team's config already loaded, waiting for its
+   * run description. Only whole-suite invocations use it; a baseline check of
+   * named flows starts its own.
+   */
+  readonly startAhead?: boolean;
 }
 
 /** A browser the service keeps running, for workers to connect to rather than launch their own. */
@@ -89,12 +97,83 @@ export interface Runner {
   sweep(): number;
 }
 
+/** The real runner, which may keep a runner process started ahead of the next run. */
+export interface PlaywrightRunner extends Runner {
+  /** Stops the process started ahead, if any. Call after the last run has ended. */
+  close(): Promise<void>;
+}
+
+/** A runner process spawned, its temp folder and generated config beside it. */
+interface Started {
+  readonly child: ChildProcess;
+  readonly tmpDir: string;
+  readonly wrapper: string;
+  /** Resolves once it has exited and its output is read (or could not be spawned at all). */
+  readonly exited: Promise<Exit>;
+  /** True once it has exited or failed to spawn. */
+  gone(): boolean;
+}
+
+interface Exit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly spawnError?: Error;
+}
+
+/** The mark (and temp folder) under which runners started ahead of their run live, one subfolder each. */
+export function aheadMark(tmpRoot: string): string {
+  return path.join(tmpRoot, 'ahead');
+}
+
 /** Runs the real Playwright Test runner as a child process, one invocation per run. */
-export function createRunner(deps: RunnerDeps): Runner {
+export function createRunner(deps: RunnerDeps): PlaywrightRunner {
   const cli = resolvePlaywrightCli(deps.suite);
   const reporterPath = siblingModule('stream-reporter');
+  let ahead: Started | undefined;
+  let aheadCount = 0;
+  let closed = false;
+
+  /** Starts the next run's process now, unless one is waiting already; a failure only means the next run starts its own. */
+  function startAhead(): void {
+    if (!deps.startAhead || closed || ahead) return;
+    try {
+      aheadCount += 1;
+      const started = start(deps, cli, `ahead-${aheadCount}`, path.join(aheadMark(deps.tmpRoot), String(aheadCount)));
+      ahead = started;
+      // It died waiting (the team's config threw, someone killed it): the next run starts its own and says why.
+      const forget = () => {
+        if (ahead !== started) return;
+        ahead = undefined;
+        discard(started);
+      };
+      started.child.once('exit', forget).once('error', forget);
+    } catch {
+      // A read-only suite folder or a full disk: the run that needs it reports it.
+    }
+  }
+
+  /** The process started ahead, if it is still waiting. */
+  function takeAhead(): Started | undefined {
+    const taken = ahead;
+    ahead = undefined;
+    return taken && !taken.gone() ? taken : undefined;
+  }
+
   return {
-    run: (request) => runOnce(deps, cli, reporterPath, request),
+    async run(request) {
+      const started = request.tests === undefined ? takeAhead() : undefined;
+      try {
+        return await runOnce(deps, cli, reporterPath, request, started);
+      } finally {
+        // After the run, not during it: starting Node and Playwright costs a core the run's browsers need.
+        startAhead();
+      }
+    },
+    async close() {
+      closed = true;
+      const waiting = takeAhead();
+      if (waiting) await abandon(waiting);
+    },
     sweep() {
       const killed = killMarkedProcesses(deps.tmpRoot);
       try {
@@ -104,35 +183,105 @@ export function createRunner(deps: RunnerDeps): Runner {
         // Left for the next start: a stale temp folder must not stop this one.
       }
       removeStaleWrappers(deps.suite, instanceTag(deps.tmpRoot));
+      startAhead();
       return killed;
     },
   };
 }
 
-async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, request: RunRequest): Promise<RunReport> {
-  const { runId, logger } = request;
-  const tmpDir = path.join(deps.tmpRoot, runId);
-  const wrapper = wrapperPath(deps.suite, tmpDir, `${instanceTag(deps.tmpRoot)}-${runId}`);
+/**
+ * Prepares an invocation's temp folder and generated config and spawns the
+ * runner on them. The runner loads the team's config, then waits for its run
+ * description on a pipe (see wrapper-config.ts), so it can be spawned before
+ * its run is known. Throws, leaving nothing behind, when it cannot prepare.
+ */
+function start(deps: RunnerDeps, cli: string, id: string, tmpDir: string, tests?: readonly TestRef[]): Started {
+  const wrapper = wrapperPath(deps.suite, tmpDir, `${instanceTag(deps.tmpRoot)}-${id}`);
   const testList = path.join(tmpDir, 'tests.txt');
   try {
     mkdirSync(tmpDir, { recursive: true });
-    mkdirSync(request.outputDir, { recursive: true });
     writeFileSync(wrapper, wrapperConfigSource(deps.suite.kind === 'config' ? deps.suite.path : undefined));
-    if (request.tests) writeFileSync(testList, testListSource(request.tests));
+    if (tests) writeFileSync(testList, testListSource(tests));
   } catch (err) {
     // Nothing started yet: leave nothing behind either (a read-only suite folder, a full disk).
     try {
-      cleanUp(wrapper, tmpDir, request.outputDir);
+      discard({ tmpDir, wrapper });
     } catch {
       // The next start's sweep removes it; the cause worth reporting is the one above.
     }
     throw new Error(`could not prepare the run (temp folder ${tmpDir}, generated config ${wrapper})`, { cause: err });
   }
+  const args = [cli, 'test', '--config', wrapper, ...(tests ? ['--test-list', testList] : [])];
+  const child = spawn(process.execPath, args, {
+    cwd: path.dirname(wrapper),
+    env: {
+      ...process.env,
+      [RUN_MARK_VAR]: tmpDir,
+      TMPDIR: tmpDir,
+      FORCE_COLOR: '0',
+      // The team's config may read CI to pick retries or reporters; the service decides those.
+      CI: '1',
+    },
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+    // Its own process group, so a stop reaches its workers too.
+    detached: true,
+  });
+  let gone = false;
+  const exited = new Promise<Exit>((resolve) => {
+    child.once('error', (err) => {
+      gone = true;
+      resolve({ code: null, signal: null, spawnError: err });
+    });
+    child.once('exit', () => (gone = true));
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  return { child, tmpDir, wrapper, exited, gone: () => gone };
+}
 
+/** Writes the run description to a started runner; false when it can no longer read it (it has exited). */
+function handOver(started: Started, description: RunDescription): Promise<boolean> {
+  const pipe = started.child.stdio[DESCRIPTION_FD] as Writable | null;
+  if (!pipe || started.gone()) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    pipe.once('error', () => resolve(false));
+    pipe.end(JSON.stringify(description), (err?: Error | null) => resolve(!err));
+  });
+}
+
+/** Kills a started runner that will get no run, and removes what it was given. */
+async function abandon(started: Started): Promise<void> {
+  signalGroup(started.child.pid, 'SIGKILL');
+  await killMarkedProcessesAndWait(started.tmpDir, LEFTOVER_EXIT_WAIT_MS);
+  discard(started);
+}
+
+/** Removes an invocation's generated config and temp folder. */
+function discard(started: Pick<Started, 'tmpDir' | 'wrapper'>): void {
+  rmSync(started.wrapper, { force: true });
+  // Retried: a browser that just died may still be flushing its profile (ENOTEMPTY).
+  rmSync(started.tmpDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+}
+
+async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, request: RunRequest, ahead: Started | undefined): Promise<RunReport> {
+  const { runId, logger } = request;
   const wsEndpoint = await deps.warmBrowser?.endpoint().catch((err: unknown) => {
     logger.warn({ err: describeError(err) }, 'the warm browser is unavailable: this run launches its own');
     return undefined;
   });
+  try {
+    mkdirSync(request.outputDir, { recursive: true });
+  } catch (err) {
+    if (ahead) await abandon(ahead);
+    throw new Error(`could not prepare the run (output folder ${request.outputDir})`, { cause: err });
+  }
+  let started: Started;
+  try {
+    started = ahead ?? start(deps, cli, runId, path.join(deps.tmpRoot, runId), request.tests);
+  } catch (err) {
+    removeIfEmpty(request.outputDir);
+    throw err;
+  }
+
   const description: RunDescription = {
     runId,
     environments: request.environments.map((env) => ({
@@ -157,23 +306,21 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
     ...(wsEndpoint !== undefined && { connectWsEndpoint: wsEndpoint }),
   };
 
+  // From here the run is the runner's: what it spent starting ahead is not the run's time.
   const spawnedAt = Date.now();
-  const args = [cli, 'test', '--config', wrapper, ...(request.tests ? ['--test-list', testList] : [])];
-  const child = spawn(process.execPath, args, {
-    cwd: path.dirname(wrapper),
-    env: {
-      ...process.env,
-      [RUN_ENV_VAR]: JSON.stringify(description),
-      [RUN_MARK_VAR]: tmpDir,
-      TMPDIR: tmpDir,
-      FORCE_COLOR: '0',
-      // The team's config may read CI to pick retries or reporters; the service decides those.
-      CI: '1',
-    },
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-    // Its own process group, so a stop reaches its workers too.
-    detached: true,
-  });
+  if (!(await handOver(started, description)) && ahead) {
+    // The one started ahead died just now, before its death was noticed: start afresh, as without it.
+    logger.info({ pid: started.child.pid }, 'the runner started ahead had exited; starting a new one');
+    await abandon(started);
+    try {
+      started = start(deps, cli, runId, path.join(deps.tmpRoot, runId), request.tests);
+    } catch (err) {
+      removeIfEmpty(request.outputDir);
+      throw err;
+    }
+    await handOver(started, description);
+  } else if (ahead) logger.debug({ pid: started.child.pid }, 'using the runner started ahead');
+  const { child, tmpDir, wrapper } = started;
 
   // The header values go to the browser, nowhere else: traces record request
   // headers, error texts and output may echo them.
@@ -191,7 +338,7 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
   // when the service dies mid-run: every file a stored result names is clean.
   let published = Promise.resolve();
   const publish = async (raw: FlowResult) => {
-    const result = await scrubResult(scrubber, raw, request.outputDir).catch((err: unknown) => {
+    const result = await scrubResult(scrubber, raw, request.artifactRoot ?? request.outputDir).catch((err: unknown) => {
       publishErrors.push(`the artifacts of "${raw.flow}" on ${raw.environment} are withheld: ${describeError(err)}`);
       return { ...scrubFlowTexts(scrubber, raw), artifacts: [] };
     });
@@ -216,7 +363,9 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
       return;
     }
     if (message.type === 'test') {
-      const kind = attemptKind(message);
+      // Once the run is being stopped, an attempt that ends unpassed was cut short, whatever its error says.
+      const seen = attemptKind(message);
+      const kind = seen && seen !== 'passed' && stopped ? 'interrupted' : seen;
       if (kind) {
         tally.add(message.environment, kind);
         try {
@@ -251,10 +400,7 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
   if (request.signal.aborted) onAbort();
   else request.signal.addEventListener('abort', onAbort, { once: true });
 
-  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>((resolve) => {
-    child.once('error', (err) => resolve({ code: null, signal: null, spawnError: err }));
-    child.once('close', (code, signal) => resolve({ code, signal }));
-  });
+  const exit = await started.exited;
   await reportsDone;
   await published;
   clearTimeout(deadline);
@@ -305,9 +451,9 @@ function testListSource(tests: readonly TestRef[]): string {
 }
 
 /** A result with its artifacts scrubbed on disk and its error text scrubbed. */
-async function scrubResult(scrubber: Scrubber, result: FlowResult, outputDir: string): Promise<FlowResult> {
+async function scrubResult(scrubber: Scrubber, result: FlowResult, artifactRoot: string): Promise<FlowResult> {
   for (const artifact of result.artifacts) {
-    await scrubber.file(path.join(outputDir, ...artifact.path.split('/'))).catch((err: NodeJS.ErrnoException) => {
+    await scrubber.file(path.join(artifactRoot, ...artifact.path.split('/'))).catch((err: NodeJS.ErrnoException) => {
       // Gone already: the API answers 404 for it, nothing to leak.
       if (err.code !== 'ENOENT') throw err;
     });
@@ -329,7 +475,7 @@ function scrubFlowTexts(scrubber: Scrubber, result: FlowResult): FlowResult {
  * report, an interrupted or timed-out end, errors outside any test.
  */
 function classifyExit(
-  exit: { code: number | null; signal: NodeJS.Signals | null; spawnError?: Error },
+  exit: Exit,
   endStatus: string | undefined,
   runnerErrors: string[],
   stderr: string,
