@@ -10,6 +10,12 @@ export interface TreeSample {
   readonly treePss: number;
   /** The root included. */
   readonly processes: number;
+  /**
+   * Processes of runs going on: descendants other than those the service
+   * keeps between runs (its warm browser, and the runner waiting for the next
+   * run: one started ahead that has no workers yet).
+   */
+  readonly runProcesses: number;
 }
 
 export function sampleTree(root: number): TreeSample {
@@ -31,6 +37,7 @@ export function sampleTree(root: number): TreeSample {
   let treeRss = 0;
   let treePss = 0;
   let processes = 0;
+  let runProcesses = 0;
   for (const pid of tree) {
     // A process that ended between the listing and now simply counts no more.
     const rss = kiB(`/proc/${pid}/status`, 'VmRSS');
@@ -38,8 +45,28 @@ export function sampleTree(root: number): TreeSample {
     processes++;
     treeRss += rss;
     treePss += kiB(`/proc/${pid}/smaps_rollup`, 'Pss') ?? rss;
+    if (pid !== root && !keptBetweenRuns(markOf(pid), (children.get(pid) ?? []).length)) runProcesses++;
   }
-  return { serviceRss: kiB(`/proc/${root}/status`, 'VmRSS') ?? 0, treeRss, treePss, processes };
+  return { serviceRss: kiB(`/proc/${root}/status`, 'VmRSS') ?? 0, treeRss, treePss, processes, runProcesses };
+}
+
+/** The service's warm browser (any of its processes), or a runner started ahead with no workers yet. */
+function keptBetweenRuns(mark: string | undefined, children: number): boolean {
+  if (mark === undefined) return false;
+  if (mark.split('/').includes('warm-browser')) return true;
+  return /\/ahead\/\d+$/.test(mark) && children === 0;
+}
+
+/** The smoke run mark (`SMOKE_RUN_MARK`) in a process's environment. */
+function markOf(pid: number): string | undefined {
+  try {
+    const entry = readFileSync(`/proc/${pid}/environ`, 'latin1')
+      .split('\0')
+      .find((v) => v.startsWith('SMOKE_RUN_MARK='));
+    return entry?.slice('SMOKE_RUN_MARK='.length);
+  } catch {
+    return undefined;
+  }
 }
 
 function parentOf(pid: number): number | undefined {

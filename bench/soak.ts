@@ -130,7 +130,7 @@ async function soak(minutes: number, sampleMs: number, signal: AbortSignal): Pro
     for (;;) {
       sample();
       const listing = await getJson(url, `/api/v1/schedules/${SCHEDULE}`, signal);
-      if (!listing.running && samples.at(-1)!.processes === 1) break;
+      if (!listing.running && samples.at(-1)!.runProcesses === 0) break;
       if (performance.now() > drainBy) throw new BenchError(`the last run did not finish within ${DRAIN_TIMEOUT_MS / 1000} s of the end`);
       await sleep(sampleMs, undefined, { signal });
     }
@@ -196,7 +196,7 @@ function report({ soakSeconds, listing, metrics, runs, samples, skips }: Report)
   print(`runs: ${runs.length} (${[...byOutcome].map(([k, v]) => `${k} ${v}`).join(', ')}); overlapping runs of the schedule: ${overlaps}`);
   if (durations.length) print(`run duration: min ${secs(Math.min(...durations))}, median ${secs(median(durations))}, max ${secs(Math.max(...durations))}; queue wait max ${secs(Math.max(...waits))}`);
 
-  // Windows: stretches of samples with no descendant (idle) or with some (a run).
+  // Windows: stretches of samples with no run process (idle: the service, its warm browser and waiting runner) or with some.
   const windows = splitWindows(samples);
   const idle = windows.filter((w) => !w.busy);
   const busy = windows.filter((w) => w.busy);
@@ -231,7 +231,7 @@ function report({ soakSeconds, listing, metrics, runs, samples, skips }: Report)
       );
       print(`  peak of each run after the first: ${peaks.map((p) => (p / 2 ** 20).toFixed(0)).join(' ')} MiB`);
     }
-    print(`idle stretches after runs with only the service left: ${idle.length - 1} for ${busy.length} runs (a runner, worker or browser outliving its run would merge them)`);
+    print(`idle stretches after runs with no run process left (the warm browser and the waiting runner stay): ${idle.length - 1} for ${busy.length} runs (a runner, worker or browser outliving its run would merge them)`);
     print(
       'how: service alone is the median of the idle stretch after the 1st run (start) and after the last run (end);' +
         ' service+browsers is each run\'s highest sample, the first run excluded as warm-up',
@@ -244,7 +244,7 @@ function report({ soakSeconds, listing, metrics, runs, samples, skips }: Report)
 function splitWindows(samples: readonly Sample[]): { busy: boolean; samples: Sample[] }[] {
   const windows: { busy: boolean; samples: Sample[] }[] = [];
   for (const s of samples) {
-    const busy = s.processes > 1;
+    const busy = s.runProcesses > 0;
     if (windows.at(-1)?.busy !== busy) windows.push({ busy, samples: [] });
     windows.at(-1)!.samples.push(s);
   }

@@ -13,7 +13,7 @@ export { REPO, SUITE } from './demo-config.ts';
 /**
  * The demo's moving parts as real processes, the way a team runs them: two
  * demo shops (production and canary) and the smoke service pointed at them.
- * Shared by `demo/run-demo.ts` and `bench/deploy-vs-cli.ts`.
+ * Shared by `demo/run-demo.ts` and the benchmarks under `bench/`.
  */
 
 /** How long a stopped process gets to exit on SIGTERM before it is killed, ms. */

@@ -74,8 +74,13 @@ describe('smoke verify against the real service', () => {
 
     assert.equal(fail.code, 1, fail.stdout + fail.stderr);
     assert.match(fail.stdout, /^FAIL {2}shop 1\.2\.0 on broken \(baseline production\)\n/);
-    assert.match(fail.stdout, /- "api\.spec\.ts › checkout API accepts an order" failed on broken/);
-    assert.match(fail.stdout, /screenshot of "checkout\.spec\.ts › customer can check out": http:\/\/127\.0\.0\.1:\d+\/api\/v1\/runs\/run_/);
+    // Failed fast: the regressions confirmed first (one or both checkout flows), each named with its trace.
+    const named = [...fail.stdout.matchAll(/- "([^"]+)" failed on broken after \d attempts/g)].map((m) => m[1]!);
+    assert.ok(named.length > 0, fail.stdout);
+    for (const flow of named) {
+      assert.ok(['api.spec.ts › checkout API accepts an order', 'checkout.spec.ts › customer can check out'].includes(flow), flow);
+      assert.match(fail.stdout, new RegExp(`trace of "${flow.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}": http://127\\.0\\.0\\.1:\\d+/api/v1/runs/run_`));
+    }
     assert.match(fail.stdout, /\nrun: http:\/\/127\.0\.0\.1:\d+\/api\/v1\/runs\/run_\w+\ndeployment: http:\/\/127\.0\.0\.1:\d+\/api\/v1\/deployments\/dep_\w+\n$/);
 
     assert.equal(inconclusive.code, 2, inconclusive.stdout + inconclusive.stderr);

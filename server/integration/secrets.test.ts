@@ -11,7 +11,7 @@ import { unzipSync } from 'fflate';
 import { loadConfig } from '../config/config.ts';
 import { createLogger } from '../log.ts';
 import { run, type Service } from '../service.ts';
-import { api, REPO } from './harness.ts';
+import { api, REPO, waitFor } from './harness.ts';
 
 /** Long and fixed (no randomness in a test), with `+ / = ~` so its encoded forms differ from it. */
 const SECRET = 'cnry-7Qp2+Zk9/Lm4=Xv8_Rt6-Hs3~Jd5.Wf1-Yb0+Ng2/Ue7';
@@ -101,6 +101,8 @@ runs:
   deadlineSeconds: 120
   graceSeconds: 5
   reachabilityTimeoutSeconds: 3
+  # Every flow to its end: the test reads the artifacts of each, not only of the first regression.
+  failFast: false
 storage:
   database: ./data/smoke.db
   artifacts: ./data/artifacts
@@ -134,7 +136,11 @@ environments:
     assert.ok(target.seen() > 0, 'the flows sent the header: there was something to leak');
     assert.deepEqual(leaksIn(Buffer.from(JSON.stringify(body))), [], 'the deployment view');
 
-    const runView = await api(service.url, 'GET', `/api/v1/runs/${body.run.id}`);
+    // The verdict was given at the first regression; the run goes on to its end (failFast: false).
+    const runView = await waitFor('the run to end', async () => {
+      const view = await api(service.url, 'GET', `/api/v1/runs/${body.run.id}`);
+      return view.body.status === 'running' ? undefined : view;
+    });
     assert.deepEqual(leaksIn(Buffer.from(JSON.stringify(runView.body))), [], 'the run view, errors and diagnostics');
     const flows = runView.body.environments.canary.flows as { flow: string; error?: string; artifacts: { name: string; url: string }[] }[];
     const api_ = flows.find((f) => f.flow.includes('whoami'))!;

@@ -167,6 +167,15 @@ describe('metrics observer', () => {
       (await samples(registry, 'smoke_verdicts_total')).reduce((sum, s) => sum + s.value, 0),
       2,
     );
+
+    // A fail given at the first confirmed regression counts then, and not again when its run ends.
+    const failedFast = run({ id: 'run_4' });
+    observer.runStarted!(failedFast);
+    observer.verdictGiven!(failedFast, FAIL);
+    assert.equal(await value(registry, 'smoke_verdicts_total', { environment: 'canary', verdict: 'fail' }), 1);
+    observer.runFinished!(failedFast, { status: 'done', verdict: FAIL, durationMs: 3_000, verdictGiven: true });
+    assert.equal(await value(registry, 'smoke_verdicts_total', { environment: 'canary', verdict: 'fail' }), 1);
+    assert.equal(await value(registry, 'smoke_run_duration_seconds', { environment: 'canary', trigger: 'deploy' }, 'smoke_run_duration_seconds_count'), 2);
   });
 
   it('keeps one deployment_info series per environment, dropping the old version on a new deploy', async () => {

@@ -37,6 +37,7 @@ export function createMetricsObserver(deps: MetricsObserverDeps): RunObserver {
     deploymentReceived: (deployment) => deployments.deployed(deployment),
     runStarted: (run) => runs.started(run),
     flowResult: (_run, result) => flows.record(result),
+    verdictGiven: (run, verdict) => runs.given(run, verdict),
     runFinished: (run, ended) => runs.finished(run, ended, now()),
   };
 }

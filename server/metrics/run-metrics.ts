@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { RunRecord } from '../store/records.ts';
 import type { FinishedRunTimes } from '../store/store.ts';
 import type { RunEnded } from '../verification/observer.ts';
+import type { Verdict } from '../verdict/types.ts';
 import { ATTEMPT_KINDS, TRIGGERS, VERDICTS } from './labels.ts';
 
 /** Seconds: a run holds both environments' flows with retries, up to the default 300 s deadline and beyond. */
@@ -12,6 +13,8 @@ export interface RunMetrics {
   restore(times: readonly FinishedRunTimes[]): void;
   started(run: RunRecord): void;
   finished(run: RunRecord, ended: RunEnded, nowMs: number): void;
+  /** A verdict given before its run ended: counted now, not again when the run ends. */
+  given(run: RunRecord, verdict: Verdict): void;
 }
 
 /**
@@ -87,6 +90,9 @@ export function createRunMetrics(registry: Registry, environments: readonly stri
       running.add(run.id);
       inProgress.set(running.size);
     },
+    given(run, verdict) {
+      verdicts.inc({ environment: run.target, verdict: verdict.kind });
+    },
     finished(run, ended, nowMs) {
       running.delete(run.id);
       inProgress.set(running.size);
@@ -100,7 +106,7 @@ export function createRunMetrics(registry: Registry, environments: readonly stri
       const environment = run.target;
       duration.observe({ environment, trigger: run.trigger }, seconds(ended.durationMs));
       lastRun.set({ environment, trigger: run.trigger }, seconds(nowMs));
-      verdicts.inc({ environment, verdict: ended.verdict.kind });
+      if (!ended.verdictGiven) verdicts.inc({ environment, verdict: ended.verdict.kind });
       if (ended.verdict.kind === 'pass') lastSuccess.set({ environment }, seconds(nowMs));
     },
   };

@@ -167,7 +167,7 @@ export async function execute(deps: ExecutionDeps, run: RunRecord, controller: A
       log.info({ verdict: verdict.kind, durationMs: since() }, 'run finished');
       return {
         record: run,
-        ended: { status: 'done', ...ended(verdict, report.attempts) },
+        ended: { status: 'done', ...ended(verdict, report.attempts), verdictGiven: true },
         run: { id: run.id, end: { status: 'done', verdict, outcome: report.outcome, reachability: Object.fromEntries(reachability), diagnostics, note, ...facts() } },
       };
     }
@@ -188,7 +188,7 @@ export async function execute(deps: ExecutionDeps, run: RunRecord, controller: A
     return done(
       run,
       { verdict, outcome: { kind: 'fault', reason: error }, reachability, diagnostics: [...diagnostics, `service error: ${error}`], ...facts() },
-      ended(verdict, report?.attempts),
+      { ...ended(verdict, report?.attempts), ...(decided && { verdictGiven: true }) },
     );
   }
 }

@@ -77,7 +77,8 @@ describe('fail fast (runs.failFast)', () => {
     const runner = new RegressingRunner();
     const heard: string[] = [];
     const observer: RunObserver = {
-      runFinished: (run, ended) => heard.push(`run ${ended.status} ${ended.verdict?.kind}`),
+      verdictGiven: (_run, verdict) => heard.push(`verdict ${verdict.kind}`),
+      runFinished: (run, ended) => heard.push(`run ${ended.status} ${ended.verdict?.kind}${ended.verdictGiven ? ' (given already)' : ''}`),
       deploymentFinished: (d) => heard.push(`deployment ${d.verdict?.kind} ${d.verdict?.kind === 'fail' ? d.verdict.failed.map((f) => f.flow) : ''}`),
     };
     const verifier = createVerifier({ config: config(failFast), store, runner, observers: [observer], logger: pino({ level: 'silent' }) });
@@ -101,8 +102,8 @@ describe('fail fast (runs.failFast)', () => {
     assert.deepEqual(run.verdict, done.verdict);
     assert.match(run.note!, /^stopped early \(runs\.failFast\)/);
     assert.ok(run.timings?.verdictMs !== undefined && run.timings.totalMs !== undefined && run.timings.verdictMs <= run.timings.totalMs);
-    // The deployment is announced first, once; the run's own end follows.
-    assert.deepEqual(heard, ['deployment fail checkout', 'run done fail']);
+    // The verdict and the deployment are announced first, once; the run's own end follows, marked as no news.
+    assert.deepEqual(heard, ['verdict fail', 'deployment fail checkout', 'run done fail (given already)']);
     await verifier.shutdown();
     store.close();
   });
@@ -123,7 +124,7 @@ describe('fail fast (runs.failFast)', () => {
     assert.equal(store.getDeployment(deployment.id)!.verdict?.kind, 'fail');
     assert.deepEqual(store.getDeployment(deployment.id)!.verdict, done.verdict, 'the verdict given stands');
     assert.deepEqual(run.attempts, { canary: { passed: 0, failed: 9, error: 0, interrupted: 0 } });
-    assert.deepEqual(heard, ['deployment fail checkout', 'run done fail']);
+    assert.deepEqual(heard, ['verdict fail', 'deployment fail checkout', 'run done fail (given already)']);
     await verifier.shutdown();
     store.close();
   });

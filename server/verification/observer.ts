@@ -9,6 +9,8 @@ export interface RunEnded {
   readonly durationMs: number;
   /** Browser attempts the run took. */
   readonly attempts?: AttemptCounts;
+  /** The verdict was given before the run ended (`verdictGiven` was heard), so it is not news now. */
+  readonly verdictGiven?: boolean;
 }
 
 /**
@@ -21,6 +23,8 @@ export interface RunObserver {
   deploymentReceived?(deployment: DeploymentRecord): void;
   runStarted?(run: RunRecord): void;
   flowResult?(run: RunRecord, result: FlowResult): void;
+  /** A deploy's verdict given before its run ended (a fail at its first confirmed regression). */
+  verdictGiven?(run: RunRecord, verdict: Verdict): void;
   runFinished?(run: RunRecord, ended: RunEnded): void;
   /** The deployment is done: with its verdict, or superseded without one. */
   deploymentFinished?(deployment: DeploymentRecord): void;

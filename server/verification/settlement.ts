@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { describeError } from '../errors.ts';
 import type { RunRecord } from '../store/records.ts';
 import type { Settlement, Store } from '../store/store.ts';
+import type { Verdict } from '../verdict/types.ts';
 import type { RunEnded } from './observer.ts';
 
 /** How a verification ended: what to store, in one transaction, and what to tell observers once it is stored. */
@@ -9,6 +10,8 @@ export interface Ending extends Settlement {
   /** The run as it started; with `ended`, observers hear `runFinished` (only runs they saw start). */
   readonly record?: RunRecord;
   readonly ended?: RunEnded;
+  /** A deploy's verdict given while its run goes on: with `record`, observers hear `verdictGiven` once it is stored. */
+  readonly given?: Verdict;
 }
 
 export interface Timers {

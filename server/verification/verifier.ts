@@ -81,6 +81,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     logger,
     ...deps.retry,
     landed(ending, changed) {
+      if (ending.record && ending.given && changed.deployment) notify('verdictGiven', ending.record, ending.given);
       if (ending.record && ending.ended && changed.run) notify('runFinished', ending.record, ending.ended);
       if (ending.run) events.emit(`run:${ending.run.id}`);
       if (ending.deployment) {
@@ -128,7 +129,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
 
   /** A deploy's verdict given while its run goes on: stored (or held) and announced like any ending. */
   function decide(run: RunRecord, verdict: Verdict): void {
-    if (run.deploymentId) settler.settle({ deployment: { id: run.deploymentId, verdict } });
+    if (run.deploymentId) settler.settle({ record: run, given: verdict, deployment: { id: run.deploymentId, verdict } });
   }
 
   function finishDeployment(id: string, supersededBy: string): void {
