@@ -29,9 +29,13 @@ export function sampleTree(root: number): TreeSample {
     children.set(ppid, list);
   }
   const tree: number[] = [];
+  // A process without a mark of its own belongs where its parent does: Chromium clears the environment of its zygote and children.
+  const marks = new Map<number, string | undefined>();
   for (const queue = [root]; queue.length > 0; ) {
     const pid = queue.shift()!;
     tree.push(pid);
+    const parent = parentOf(pid);
+    marks.set(pid, pid === root ? undefined : (markOf(pid) ?? (parent === undefined ? undefined : marks.get(parent))));
     queue.push(...(children.get(pid) ?? []));
   }
   let treeRss = 0;
@@ -45,16 +49,19 @@ export function sampleTree(root: number): TreeSample {
     processes++;
     treeRss += rss;
     treePss += kiB(`/proc/${pid}/smaps_rollup`, 'Pss') ?? rss;
-    if (pid !== root && !keptBetweenRuns(markOf(pid), (children.get(pid) ?? []).length)) runProcesses++;
+    if (pid !== root && !keptBetweenRuns(marks.get(pid), markOf(pid), (children.get(pid) ?? []).length)) runProcesses++;
   }
   return { serviceRss: kiB(`/proc/${root}/status`, 'VmRSS') ?? 0, treeRss, treePss, processes, runProcesses };
 }
 
-/** The service's warm browser (any of its processes), or a runner started ahead with no workers yet. */
-function keptBetweenRuns(mark: string | undefined, children: number): boolean {
-  if (mark === undefined) return false;
-  if (mark.split('/').includes('warm-browser')) return true;
-  return /\/ahead\/\d+$/.test(mark) && children === 0;
+/**
+ * The service's warm browser (any of its processes, whatever mark they
+ * inherit), or a runner started ahead that has no workers yet (by its own
+ * mark: a worker's browser inherits the same one).
+ */
+function keptBetweenRuns(inherited: string | undefined, own: string | undefined, children: number): boolean {
+  if (inherited?.split('/').includes('warm-browser')) return true;
+  return own !== undefined && /\/ahead\/\d+$/.test(own) && children === 0;
 }
 
 /** The smoke run mark (`SMOKE_RUN_MARK`) in a process's environment. */
