@@ -45,6 +45,8 @@ COPY package.json ./
 COPY --from=prod-deps /app/node_modules ./node_modules
 # Only the service: demo/ is the local example shop, not part of the image.
 COPY --from=build /app/dist/server ./dist/server
+# The pages' stylesheet and script are served as files, which tsc does not copy.
+COPY server/pages/assets ./dist/server/pages/assets
 # The default suite, which the service hands to the Playwright CLI as source:
 # the CLI transpiles it, so it ships as TypeScript. playwright.config.ts
 # imports server/runner/browser.ts, so that one source file ships too.

@@ -33,13 +33,14 @@ export interface DeploymentView {
     readonly link: string;
     readonly environments: Readonly<Record<string, { readonly flows: readonly FlowView[] }>>;
   } | null;
-  readonly links: { readonly self: string };
+  /** `page` is the deployment's page: what a person opens. */
+  readonly links: { readonly self: string; readonly page: string };
 }
 
 /** Checks the few fields the demo relies on, so a changed API fails loudly here rather than printing `undefined`. */
 export function readDeployment(json: unknown): DeploymentView {
   const d = json as Partial<DeploymentView> | undefined;
-  if (!d || typeof d.id !== 'string' || typeof d.version !== 'string' || !Array.isArray(d.reasons) || d.run === undefined) {
+  if (!d || typeof d.id !== 'string' || typeof d.version !== 'string' || !Array.isArray(d.reasons) || d.run === undefined || typeof d.links?.page !== 'string') {
     throw new Error(`unexpected deployment answer from smoke: ${JSON.stringify(json)?.slice(0, 500)}`);
   }
   return d as DeploymentView;
@@ -89,7 +90,7 @@ export function formatDeployment(c: Colours, d: DeploymentView, elapsedMs: numbe
   if (d.run) {
     for (const [environment, { flows }] of Object.entries(d.run.environments)) lines.push('', ...flowTable(c, environment, flows));
     lines.push(...failures(c, d));
-    lines.push('', `  run: ${d.run.link}`);
+    lines.push('', `  open in a browser: ${d.links.page}`);
   }
   return lines.join('\n');
 }

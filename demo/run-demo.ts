@@ -193,6 +193,7 @@ function summary(c: Colours, played: readonly Played[], scheduled: VerdictKind |
 async function keepRunning(c: Colours, stack: Stack, last: Scenario | undefined, signal: AbortSignal): Promise<void> {
   print(heading(c, 'still running (--keep); Ctrl-C stops everything'));
   printStack(c, stack);
+  print(`  the pages (deployments, schedules, traces): ${stack.smokeUrl}/`);
   if (last) print(`  the canary runs ${last.version} (fault: ${last.fault}); to try another deploy:`);
   const json = `-H 'content-type: application/json'`;
   print(c.dim(`    curl -s -XPOST ${json} ${stack.canary.url}/__demo/deploy -d '{"version":"2.0.0","fault":"none"}'`));

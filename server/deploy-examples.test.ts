@@ -105,7 +105,7 @@ describe('deploy/ examples', () => {
       {
         ...config,
         server: { ...config.server, host: '127.0.0.1', port: 0 },
-        storage: { database: path.join(dataDir, 'smoke.db'), artifacts: path.join(dataDir, 'artifacts') },
+        storage: { ...config.storage, database: path.join(dataDir, 'smoke.db'), artifacts: path.join(dataDir, 'artifacts') },
         schedules: [],
       },
       { logger: pino({ level: 'silent' }) },

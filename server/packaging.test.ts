@@ -242,6 +242,18 @@ describe('Dockerfile', () => {
     }
   });
 
+  it('ships the pages\' stylesheet and script where the compiled assets module reads them', () => {
+    // tsc compiles server/pages/assets.ts to dist/server/pages/assets.js, which
+    // reads ./assets/ beside itself; tsc copies no .css or .js sources there.
+    const outDir = relative(readJson('tsconfig.json').compilerOptions.outDir);
+    const copy = copiesIn(runtime).find((c) => c.from === undefined && c.sources.some((s) => relative(s) === 'server/pages/assets'));
+    assert.ok(copy, 'the runtime stage does not COPY server/pages/assets');
+    const instruction = runtime.instructions.find((i) => i.line === copy.line)!;
+    const destination = relative(operands(instruction.args).at(-1)!, workdir);
+    assert.equal(destination, `${outDir}/server/pages/assets`, `Dockerfile line ${copy.line} copies the assets to ${destination}`);
+    for (const file of ['smoke.css', 'live.js']) assert.ok(existsSync(path.join(ROOT, 'server/pages/assets', file)), `server/pages/assets/${file} is missing`);
+  });
+
   it('leaves node_modules and data out of the build context', () => {
     const patterns = dockerignored();
     for (const folder of ['node_modules', 'data']) {

@@ -5,6 +5,8 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.ts';
 import { createDeliveries } from './gates/deliveries.ts';
+import { createStatusQueue } from './gates/github-status-queue.ts';
+import { createGitHubStatuses } from './gates/github-statuses.ts';
 import { createGates } from './gates/gates.ts';
 import { createGateMetrics } from './gates/metrics.ts';
 import { createApp } from './http/app.ts';
@@ -12,10 +14,14 @@ import { answerClientError } from './http/client-error.ts';
 import { createMetricsObserver } from './metrics/observer.ts';
 import { createRegistry } from './metrics/registry.ts';
 import { createSignalMetrics } from './metrics/signal-metrics.ts';
+import { createStorageMetrics } from './metrics/storage-metrics.ts';
+import { createPruner } from './retention/pruner.ts';
 import { chooseBrowser, type BrowserChoice } from './runner/browser.ts';
 import { createBrowserProbe } from './runner/browser-probe.ts';
 import { createWarmBrowser } from './runner/browser-server.ts';
+import { createReports } from './runner/html-report.ts';
 import { createRunner } from './runner/runner.ts';
+import { systemClock } from './scheduler/clock.ts';
 import { createScheduler } from './scheduler/scheduler.ts';
 import { createOutbox } from './signals/outbox.ts';
 import { createSignals } from './signals/signals.ts';
@@ -66,17 +72,28 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
     startAhead: config.runs.warmRunner,
   });
   let url = '';
+  const outbox = createOutbox(store.db);
+  const deliveries = createDeliveries(store.db);
   const signals = createSignals({
     config: config.rollback,
-    outbox: createOutbox(store.db),
+    outbox,
     store,
     metrics: createSignalMetrics(registry),
     logger: logger.child({ subsystem: 'signals' }),
     publicBase: () => config.server.publicUrl ?? url,
   });
+  const githubStatuses = createGitHubStatuses({
+    config: config.gates.github?.statuses,
+    queue: createStatusQueue(store.db),
+    store,
+    registry,
+    logger: logger.child({ subsystem: 'github-status' }),
+    publicBase: () => config.server.publicUrl ?? url,
+  });
   const observers: RunObserver[] = [
     createMetricsObserver({ registry, environments: [...config.environments.keys()], store }),
     signals.observer,
+    githubStatuses.observer,
   ];
   const verifier = createVerifier({ config, store, runner, observers, logger: logger.child({ subsystem: 'verifier' }) });
   verifier.recover();
@@ -92,9 +109,25 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
     environments: [...config.environments.keys()],
     verifier,
     store,
-    deliveries: createDeliveries(store.db),
+    deliveries,
+    githubStatuses,
     logger: logger.child({ subsystem: 'gates' }),
   });
+  const retentionLogger = logger.child({ subsystem: 'retention' });
+  const pruner = createPruner({
+    retentionDays: config.storage.retentionDays,
+    databaseFile: config.storage.database,
+    artifactsDir: config.storage.artifacts,
+    store,
+    outbox,
+    deliveries,
+    metrics: createStorageMetrics(registry),
+    logger: retentionLogger,
+    clock: systemClock(retentionLogger),
+  });
+
+  // Playwright's HTML report of a run, built from its blobs when first opened.
+  const reports = createReports({ artifactsDir: config.storage.artifacts, suite: config.suite, logger: logger.child({ subsystem: 'reports' }) });
 
   let accepting = true;
   const app = createApp({
@@ -108,6 +141,7 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
     readiness: { accepting: () => accepting },
     logger: logger.child({ subsystem: 'http' }),
     metrics: registry,
+    reports,
   });
   const server = await listen(app, config.server.host, config.server.port);
   const address = server.address();
@@ -116,7 +150,9 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
   url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   // Only once the service is up, so a failed start leaves no cron task ticking and links have a host.
   signals.start();
+  githubStatuses.start();
   scheduler.start();
+  pruner.start();
   logger.info({ url, environments: [...config.environments.keys()] }, 'smoke is listening');
 
   let closing: Promise<void> | undefined;
@@ -129,11 +165,15 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
         accepting = false;
         // First, so no tick queues a run behind the shutdown.
         scheduler.stop();
+        // Its pass ends at the next batch; before the store closes under it.
+        await pruner.stop();
         await verifier.shutdown();
         // Only once no run uses them.
         await runner.close();
+        await reports.close();
         await warmBrowser?.close();
         await signals.stop();
+        await githubStatuses.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

@@ -51,7 +51,7 @@ const view = (status: DeploymentView['status'], verdict: DeploymentView['verdict
   environment: 'canary',
   baseline: 'production',
   reasons: verdict ? [`reason for ${verdict}`] : [],
-  links: { self: 'http://smoke/api/v1/deployments/dep_1', run: 'http://smoke/api/v1/runs/run_1' },
+  links: { self: 'http://smoke/api/v1/deployments/dep_1', page: 'http://smoke/deployments/dep_1', run: 'http://smoke/api/v1/runs/run_1' },
   ...extra,
 });
 
@@ -118,21 +118,45 @@ describe('smoke verify against the API', () => {
     assert.equal(exitCodeOf(unreachable), 2);
   });
 
-  it('prints the verdict, its reasons, the failed flows\' artifacts and the links', () => {
-    const failed = view('done', 'fail', {
-      run: {
-        environments: {
-          canary: {
-            flows: [
-              { flow: 'checkout.spec.ts › customer can check out', outcome: 'failed', artifacts: [{ name: 'trace', url: 'http://smoke/t.zip' }] },
-              { flow: 'storefront', outcome: 'passed', artifacts: [] },
-            ],
-          },
+  const failedRun = (artifacts: Record<string, string>[]) => ({
+    run: {
+      environments: {
+        canary: {
+          flows: [
+            { flow: 'checkout.spec.ts › customer can check out', outcome: 'failed', artifacts },
+            { flow: 'storefront', outcome: 'passed', artifacts: [] },
+          ],
         },
       },
-    });
+    },
+  });
+
+  it('prints the verdict, its reasons, the failed flows\' screenshot and trace viewer, and the page to open', () => {
+    const failed = view(
+      'done',
+      'fail',
+      failedRun([
+        { name: 'screenshot', url: 'http://smoke/api/v1/runs/run_1/artifacts/s.png' },
+        { name: 'trace', url: 'http://smoke/api/v1/runs/run_1/artifacts/t.zip', viewer: 'http://smoke/trace/index.html?trace=%2Fruns%2Frun_1%2Fartifacts%2Ft.zip' },
+      ]),
+    );
     assert.equal(
       describeOutcome({ kind: 'done', deployment: failed }, 60),
+      [
+        'FAIL  shop 1.4.2 on canary (baseline production)',
+        '  - reason for fail',
+        '    screenshot of "checkout.spec.ts › customer can check out": http://smoke/api/v1/runs/run_1/artifacts/s.png',
+        '    trace of "checkout.spec.ts › customer can check out": http://smoke/trace/index.html?trace=%2Fruns%2Frun_1%2Fartifacts%2Ft.zip',
+        'details: http://smoke/deployments/dep_1',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('prints the API links of an older smoke that has no pages', () => {
+    const older = view('done', 'fail', { ...failedRun([{ name: 'trace', url: 'http://smoke/t.zip' }]), links: { self: 'http://smoke/api/v1/deployments/dep_1', run: 'http://smoke/api/v1/runs/run_1' } });
+    assert.equal(
+      describeOutcome({ kind: 'done', deployment: older }, 60),
       [
         'FAIL  shop 1.4.2 on canary (baseline production)',
         '  - reason for fail',

@@ -13,7 +13,8 @@ export function exitCodeOf(outcome: Outcome): number {
 interface FlowView {
   readonly flow: string;
   readonly outcome: string;
-  readonly artifacts?: readonly { readonly name: string; readonly url: string }[];
+  /** `viewer`: a trace opened in the trace viewer smoke serves (smoke 0.2 on). */
+  readonly artifacts?: readonly { readonly name: string; readonly url: string; readonly viewer?: string }[];
 }
 
 /** What a person reads in the pipeline log: the verdict, why, and where to look. */
@@ -32,11 +33,15 @@ export function describeOutcome(outcome: Outcome, timeoutSeconds: number): strin
   }
   for (const reason of (d.reasons as string[] | undefined) ?? []) lines.push(`  - ${reason}`);
   for (const flow of failedFlows(d)) {
-    for (const artifact of flow.artifacts ?? []) lines.push(`    ${artifact.name} of "${flow.flow}": ${artifact.url}`);
+    for (const artifact of flow.artifacts ?? []) lines.push(`    ${artifact.name} of "${flow.flow}": ${artifact.viewer ?? artifact.url}`);
   }
-  const links = (d.links ?? {}) as { self?: string; run?: string };
-  if (links.run) lines.push(`run: ${links.run}`);
-  if (links.self) lines.push(`deployment: ${links.self}`);
+  const links = (d.links ?? {}) as { self?: string; run?: string; page?: string };
+  // The page is what a person opens; an older smoke without pages gets its API links printed instead.
+  if (links.page) lines.push(`details: ${links.page}`);
+  else {
+    if (links.run) lines.push(`run: ${links.run}`);
+    if (links.self) lines.push(`deployment: ${links.self}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

@@ -48,6 +48,10 @@ describe('config validation', () => {
     { name: 'port not a number', text: `${MINIMAL}server:\n  port: http\n`, issue: 'server.port: must be a whole number' },
     { name: 'deadline too short', text: `${MINIMAL}runs:\n  deadlineSeconds: 1\n`, issue: 'runs.deadlineSeconds: must be at least 5' },
     { name: 'short api token', text: `${MINIMAL}server:\n  apiToken: abc\n`, issue: 'server.apiToken: must be at least 16 characters' },
+    { name: 'retention of zero days', text: `${MINIMAL}storage:\n  retentionDays: 0\n`, issue: 'storage.retentionDays: must be at least 1' },
+    { name: 'retention of half a day', text: `${MINIMAL}storage:\n  retentionDays: 0.5\n`, issue: 'storage.retentionDays: must be a whole number' },
+    { name: 'retention past ten years', text: `${MINIMAL}storage:\n  retentionDays: 4000\n`, issue: 'storage.retentionDays: must be at most 3650' },
+    { name: 'retention as words', text: `${MINIMAL}storage:\n  retentionDays: a month\n`, issue: 'storage.retentionDays: must be a whole number' },
     {
       name: 'environment name with capitals',
       text: 'environments:\n  Canary:\n    baseURL: http://c\n',
@@ -124,7 +128,13 @@ describe('config validation', () => {
     });
     assert.equal(config.storage.database, '/etc/smoke/data/smoke.db');
     assert.equal(config.storage.artifacts, '/etc/smoke/data/artifacts');
+    assert.equal(config.storage.retentionDays, 30);
     assert.deepEqual(config.environments.get('production')!.headers, {});
+  });
+
+  it('keeps the retention given, also from an environment variable, beside the other storage defaults', () => {
+    const config = parseConfig(`${MINIMAL}storage:\n  retentionDays: \${SMOKE_RETENTION_DAYS}\n`, FILE, { SMOKE_RETENTION_DAYS: '7' });
+    assert.deepEqual({ ...config.storage }, { database: '/etc/smoke/data/smoke.db', artifacts: '/etc/smoke/data/artifacts', retentionDays: 7 });
   });
 
   it('is frozen all the way down', () => {

@@ -70,7 +70,12 @@ export interface Config {
     readonly warmBrowser: boolean;
     readonly warmRunner: boolean;
   };
-  readonly storage: { readonly database: string; readonly artifacts: string };
+  readonly storage: {
+    readonly database: string;
+    readonly artifacts: string;
+    /** Whole days a finished run, a done deployment and a delivered signal are kept. */
+    readonly retentionDays: number;
+  };
   /** By name; a Map so a name from a request can never reach `Object.prototype`. */
   readonly environments: ReadonlyMap<string, EnvironmentConfig>;
   readonly schedules: readonly ScheduleConfig[];
@@ -149,6 +154,7 @@ function finish(raw: RawConfig, file: string): Config {
     storage: {
       database: path.resolve(dir, raw.storage.database),
       artifacts: path.resolve(dir, raw.storage.artifacts),
+      retentionDays: raw.storage.retentionDays,
     },
     environments,
     schedules: raw.schedules.map(

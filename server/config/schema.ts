@@ -144,10 +144,17 @@ export const configSchema = z
       .strictObject({
         /** SQLite file: deployments, runs, flow results, verdicts. */
         database: z.string().min(1).default('./data/smoke.db'),
-        /** Folder of screenshots and traces of failed flows, one subfolder per run. */
+        /** Folder of screenshots and traces of failed flows, one subfolder per run (with its Playwright HTML report). */
         artifacts: z.string().min(1).default('./data/artifacts'),
+        /**
+         * Days a finished run (with its flow results, artifacts and report), a
+         * done deployment and a delivered signal are kept. Never pruned: the
+         * newest run of each environment and schedule, open runs and
+         * deployments, signals not delivered. Default 30.
+         */
+        retentionDays: count(1, 3650).default(30),
       })
-      .default({ database: './data/smoke.db', artifacts: './data/artifacts' }),
+      .default({ database: './data/smoke.db', artifacts: './data/artifacts', retentionDays: 30 }),
     environments: z
       .record(z.string().regex(NAME, { error: 'environment names must be lower-case letters, digits, - or _' }), environment)
       .refine((envs) => Object.keys(envs).length > 0, { error: 'must define at least one environment' }),

@@ -34,7 +34,36 @@ describe('gates config', () => {
     assert.ok(!JSON.stringify(config).includes('a-long-random-webhook-secret'));
   });
 
+  const GH = '  github:\n    secret: a-long-random-webhook-secret\n    environments:\n      production: production\n';
+
+  it('posts no commit statuses without a token, nor with an empty one', () => {
+    const parse = (extra: string, env: NodeJS.ProcessEnv = {}) => parseConfig(`${BASE}gates:\n${GH}${extra}`, '/etc/smoke/smoke.config.yaml', env).gates.github;
+    assert.equal(parse('')?.statuses, undefined);
+    assert.equal(parse('    token: ${GITHUB_TOKEN:-}\n')?.statuses, undefined);
+  });
+
+  it('reads the status token as a secret, with GitHub.com and smoke/{environment} as defaults', () => {
+    const token = 'ghp_0123456789abcdefABCDEF0123456789abcd';
+    const config = parseConfig(`${BASE}gates:\n${GH}    token: \${GITHUB_TOKEN}\n`, '/etc/smoke/smoke.config.yaml', { GITHUB_TOKEN: `${token}\n` });
+    const statuses = config.gates.github?.statuses;
+    assert.equal(statuses?.token.reveal(), token, 'the newline a mounted file ends in is dropped');
+    assert.equal(statuses?.apiUrl, 'https://api.github.com');
+    assert.equal(statuses?.context, 'smoke/{environment}');
+    assert.ok(!inspect(config, { depth: 10 }).includes(token));
+    assert.ok(!JSON.stringify(config).includes(token));
+  });
+
+  it('takes a GitHub Enterprise Server API and a fixed context', () => {
+    const config = parseConfig(`${BASE}gates:\n${GH}    token: t0ken\n    apiUrl: https://github.example.com/api/v3/\n    context: smoke\n`, '/etc/smoke/smoke.config.yaml', {});
+    assert.equal(config.gates.github?.statuses?.apiUrl, 'https://github.example.com/api/v3');
+    assert.equal(config.gates.github?.statuses?.context, 'smoke');
+  });
+
   const refused: [string, string, string][] = [
+    ['an API URL that is not http(s)', `${GH}    token: t0ken\n    apiUrl: api.github.com\n`, 'gates.github.apiUrl: must be an http(s) URL'],
+    ['an API URL with a query', `${GH}    token: t0ken\n    apiUrl: https://api.github.com/?x=1\n`, 'gates.github.apiUrl: must not carry a query or fragment'],
+    ['a token with a space inside', `${GH}    token: not a token\n`, 'gates.github.token: must be printable ASCII without spaces (a GitHub token)'],
+    ['an empty context', `${GH}    token: t0ken\n    context: ''\n`, 'gates.github.context: must not be empty'],
     ['a target on an unknown environment', '  flagger:\n    targets:\n      - canary: shop/checkout\n        environment: staging\n', "gates.flagger.targets[0].environment: names 'staging', which is not an environment (known: production, canary)"],
     ['a target that is not namespace/name', '  flagger:\n    targets:\n      - canary: checkout\n        environment: canary\n', 'gates.flagger.targets[0].canary: must be <namespace>/<name> of a Flagger Canary, e.g. shop/checkout'],
     ['the same canary twice', '  flagger:\n    targets:\n      - canary: shop/a\n        environment: canary\n      - canary: shop/a\n        environment: production\n', "gates.flagger.targets[1].canary: 'shop/a' is already gates.flagger.targets[0]"],

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NAME, NAME_RULE } from '../values/primitives.ts';
+import { httpUrl, isHttpUrl, NAME, NAME_RULE } from '../values/primitives.ts';
 import { Secret } from '../values/secret.ts';
 
 /** `<namespace>/<name>` of a Kubernetes object: DNS labels, names up to 253 characters. */
@@ -19,6 +19,11 @@ const flaggerTarget = z.strictObject({
   service: z.string().min(1).max(128).regex(PRINTABLE, { error: 'must be printable ASCII without spaces' }).optional(),
 });
 
+export const DEFAULT_GITHUB_API = 'https://api.github.com';
+export const DEFAULT_STATUS_CONTEXT = 'smoke/{environment}';
+/** Keeps the context readable in GitHub's checks list; GitHub documents no limit. */
+const MAX_CONTEXT_CHARS = 100;
+
 const github = z.strictObject({
   /** The webhook's secret: deliveries must carry its HMAC-SHA256 in X-Hub-Signature-256. */
   secret: z
@@ -32,6 +37,28 @@ const github = z.strictObject({
       { error: 'must map GitHub environment names to smoke environments' },
     )
     .refine((map) => Object.keys(map).length > 0, { error: 'must map at least one GitHub environment' }),
+  /**
+   * A token allowed to write commit statuses (classic: `repo:status`;
+   * fine-grained: "Commit statuses: write"). Unset or empty: smoke posts no
+   * statuses, it only listens.
+   */
+  token: z
+    .string({ error: 'must be a GitHub token (use ${GITHUB_TOKEN} to keep it in the environment)' })
+    // A token read from a mounted file often ends in a newline; it goes into a header.
+    .trim()
+    .regex(/^[\x21-\x7e]*$/, { error: 'must be printable ASCII without spaces (a GitHub token)' })
+    .optional(),
+  /** GitHub's REST API; GitHub Enterprise Server: `https://HOST/api/v3`. */
+  apiUrl: httpUrl
+    .refine((value) => !isHttpUrl(value) || (!new URL(value).search && !new URL(value).hash), { error: 'must not carry a query or fragment' })
+    .default(DEFAULT_GITHUB_API),
+  /** The status's context, the name GitHub shows beside it; `{environment}` becomes the smoke environment. */
+  context: z
+    .string({ error: 'must be a string' })
+    .min(1, { error: 'must not be empty' })
+    .max(MAX_CONTEXT_CHARS, { error: `must be at most ${MAX_CONTEXT_CHARS} characters` })
+    .regex(/^[^\x00-\x1f\x7f]+$/, { error: 'must not contain control characters' })
+    .default(DEFAULT_STATUS_CONTEXT),
 });
 
 export const gatesSchema = z
@@ -90,6 +117,16 @@ export interface GitHubGateConfig {
   readonly secret: Secret;
   /** GitHub environment name, lower-cased (GitHub treats case as one), to smoke environment. */
   readonly environments: ReadonlyMap<string, string>;
+  /** Where smoke posts commit statuses for the deployments the gate started; absent: it posts none. */
+  readonly statuses?: GitHubStatusConfig;
+}
+
+export interface GitHubStatusConfig {
+  readonly token: Secret;
+  /** Without a trailing slash. */
+  readonly apiUrl: string;
+  /** May hold `{environment}`. */
+  readonly context: string;
 }
 
 export interface GatesConfig {
@@ -108,6 +145,10 @@ export function gatesConfig(raw: RawGates): GatesConfig {
       github: {
         secret: new Secret(raw.github.secret),
         environments: new Map(Object.entries(raw.github.environments).map(([k, v]) => [k.toLowerCase(), v])),
+        // An empty token (`${GITHUB_TOKEN:-}` with the variable unset) means "do not post", like no token.
+        ...(raw.github.token && {
+          statuses: { token: new Secret(raw.github.token), apiUrl: raw.github.apiUrl.replace(/\/+$/, ''), context: raw.github.context },
+        }),
       },
     }),
   };

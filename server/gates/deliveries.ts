@@ -10,6 +10,8 @@ export interface Deliveries {
   seen(source: DeliverySource, deliveryId: string): { deploymentId: string } | undefined;
   /** Remembers the delivery (and forgets those past retention). */
   record(source: DeliverySource, deliveryId: string, deploymentId: string, nowMs: number): void;
+  /** Forgets deliveries past retention, for the retention pass (a quiet gate records none); returns how many. */
+  prune(nowMs: number): number;
 }
 
 /** Delivery ids in the service's SQLite file, so a redelivery after a restart is still recognised. */
@@ -28,5 +30,6 @@ export function createDeliveries(db: Database.Database): Deliveries {
       q.insert.run(source, deliveryId, deploymentId, nowMs);
       q.prune.run(nowMs - DELIVERY_RETENTION_MS);
     },
+    prune: (nowMs) => q.prune.run(nowMs - DELIVERY_RETENTION_MS).changes,
   };
 }

@@ -16,8 +16,10 @@ export interface RevisionLinks {
   readonly deploymentId: string;
   /** The idempotency key the gate derived from the revision. */
   readonly key: string;
-  /** `GET` it for the whole verification: flows, errors, screenshots, traces. */
+  /** The API's deployment: `GET` it for the whole verification as JSON. */
   readonly link: string;
+  /** The deployment's page, for a person: verdict, flows, screenshots, traces. */
+  readonly page: string;
 }
 
 /** A gate's answer: the status code is part of the protocol for Flagger and GitHub. */

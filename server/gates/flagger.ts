@@ -117,7 +117,7 @@ export const GATE_STATUS: Readonly<Record<RevisionStateKind, number>> = {
 export function gateAnswer(state: RevisionState, links: RevisionLinks): GateAnswer {
   return {
     status: GATE_STATUS[state.kind],
-    body: { message: summary(state), verdict: state.kind, reasons: state.reasons, ...links },
+    body: { message: withPage(summary(state), links), verdict: state.kind, reasons: state.reasons, ...links },
   };
 }
 
@@ -132,6 +132,11 @@ export function rollbackAnswer(revision: { canary: string; key: string }, state:
   const rollback = state.kind === 'fail';
   return {
     status: rollback ? 200 : 409,
-    body: { message: `${rollback ? 'roll back' : 'no rollback'}: ${summary(state)}`, rollback, verdict: state.kind, reasons: state.reasons, ...links },
+    body: { message: withPage(`${rollback ? 'roll back' : 'no rollback'}: ${summary(state)}`, links), rollback, verdict: state.kind, reasons: state.reasons, ...links },
   };
+}
+
+/** Flagger shows only the message in the canary's events: it names the page to open. */
+function withPage(message: string, links: RevisionLinks): string {
+  return `${message} (details: ${links.page})`;
 }

@@ -7,7 +7,7 @@ import { stateOf, type RevisionState } from './state.ts';
 import { gateRig } from '../testing/gate-rig.ts';
 import { refusal } from '../testing/refusal.ts';
 
-const LINKS = { deploymentId: 'dep_1', key: 'k', link: 'http://smoke/api/v1/deployments/dep_1' };
+const LINKS = { deploymentId: 'dep_1', key: 'k', link: 'http://smoke/api/v1/deployments/dep_1', page: 'http://smoke/deployments/dep_1' };
 const TARGETS = [{ canary: 'shop/checkout', environment: 'canary', service: 'checkout' }];
 const ENVIRONMENTS = ['production', 'canary'];
 
@@ -93,6 +93,8 @@ describe('Flagger gate', () => {
       assert.equal(answer.status, status);
       assert.match(String(answer.body.message), new RegExp(`^${state.kind}: ${state.reasons[0]}`));
       assert.equal(answer.body.link, LINKS.link);
+      assert.equal(answer.body.page, LINKS.page);
+      assert.match(String(answer.body.message), /\(details: http:\/\/smoke\/deployments\/dep_1\)$/, 'Flagger shows only the message: it names the page');
     });
   }
 
@@ -103,6 +105,7 @@ describe('Flagger gate', () => {
       const answer = rollbackAnswer(revision, state, LINKS);
       assert.equal(answer.status, state.kind === 'fail' ? 200 : 409, state.kind);
       assert.equal(answer.body.rollback, state.kind === 'fail');
+      assert.match(String(answer.body.message), /details: http:\/\/smoke\/deployments\/dep_1/);
     }
   });
 });
@@ -126,8 +129,11 @@ describe('Flagger gate in the service', () => {
     const started = gates.flagger(call('Progressing'), 'http://smoke');
     assert.equal(started.status, 423);
     assert.equal(submitted.length, 1);
-    const later = gates.flagger(call('Succeeded'), 'http://smoke');
+    assert.equal(started.body.page, `http://smoke/deployments/${String(started.body.deploymentId)}`);
+    assert.equal(started.body.link, `http://smoke/api/v1/deployments/${String(started.body.deploymentId)}`);
+    const later = gates.flagger(call('Succeeded'), 'https://ci.example.com/smoke');
     assert.equal(later.body.deploymentId, started.body.deploymentId);
+    assert.equal(later.body.page, `https://ci.example.com/smoke/deployments/${String(started.body.deploymentId)}`, 'under the path of server.publicUrl');
     assert.equal(submitted.length, 1);
   });
 });

@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
 import { IdempotencyConflict, RequestError } from '../errors.ts';
+import { linksFrom } from '../links.ts';
 import type { DeploymentRecord } from '../store/records.ts';
 import type { Store } from '../store/store.ts';
 import type { DeployRequest, Verifier } from '../verification/verifier.ts';
 import { argoAnswer, argoRevision, type ArgoInput } from './argo.ts';
 import type { GatesConfig } from './config.ts';
 import type { Deliveries } from './deliveries.ts';
+import type { GitHubStatuses } from './github-statuses.ts';
 import type { GateAnswer, RevisionLinks } from './fields.ts';
 import { flaggerKey, flaggerRevision, gateAnswer, notStartedAnswer, rollbackAnswer, startsVerification, type FlaggerPayload } from './flagger.ts';
 import { decideDeploymentStatus, deploymentStatusEvent, parseGitHubBody, verifyGitHubSignature } from './github.ts';
@@ -46,6 +48,8 @@ export interface GatesDeps {
   readonly deliveries: Deliveries;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** Writes the verdicts of GitHub-started verifications back to GitHub as commit statuses. */
+  readonly githubStatuses?: Pick<GitHubStatuses, 'accepted'>;
 }
 
 /** GitHub's delivery ids are GUIDs; anything printable up to this length is accepted. */
@@ -55,11 +59,10 @@ export function createGates(deps: GatesDeps): Gates {
   const { config, verifier, store, deliveries, logger } = deps;
   const now = deps.now ?? Date.now;
 
-  const links = (base: string, deployment: DeploymentRecord): RevisionLinks => ({
-    deploymentId: deployment.id,
-    key: deployment.idempotencyKey ?? '',
-    link: `${base}/api/v1/deployments/${deployment.id}`,
-  });
+  const links = (base: string, deployment: DeploymentRecord): RevisionLinks => {
+    const to = linksFrom(base);
+    return { deploymentId: deployment.id, key: deployment.idempotencyKey ?? '', link: to.api.deployment(deployment.id), page: to.page.deployment(deployment.id) };
+  };
 
   /** Submits the revision; a key already used for another version is the caller's mistake, named by its own field. */
   function submit(gate: string, request: DeployRequest & { deploymentId: string }, conflictField: string) {
@@ -138,11 +141,18 @@ export function createGates(deps: GatesDeps): Gates {
       if (seen) {
         return {
           status: 200,
-          body: { message: `delivery ${deliveryId} was already handled: nothing started`, duplicate: true, deploymentId: seen.deploymentId, link: `${base}/api/v1/deployments/${seen.deploymentId}` },
+          body: {
+            message: `delivery ${deliveryId} was already handled: nothing started`,
+            duplicate: true,
+            deploymentId: seen.deploymentId,
+            link: linksFrom(base).api.deployment(seen.deploymentId),
+            page: linksFrom(base).page.deployment(seen.deploymentId),
+          },
         };
       }
       const { deployment, created } = submit('github', { environment: decision.environment, version: decision.version, service: decision.service, deploymentId: decision.key }, 'deployment.sha');
       deliveries.record('github', deliveryId, deployment.id, now());
+      deps.githubStatuses?.accepted(deployment, { repository: parsed.data.repository.full_name, ...(parsed.data.deployment.sha !== undefined && { sha: parsed.data.deployment.sha }) });
       const state = stateOf(deployment);
       return {
         status: created ? 202 : 200,

@@ -78,11 +78,13 @@ describe('GitHub gate', () => {
     const { deliver, submitted, store } = rig();
     const first = deliver('deployment_status', 'd-1', deploymentStatusPayload({ deploymentId: 7 }));
     assert.equal(first.status, 202);
+    assert.equal(first.body.page, `http://smoke/deployments/${String(first.body.deploymentId)}`);
     assert.equal(submitted.length, 1);
     const again = deliver('deployment_status', 'd-1', deploymentStatusPayload({ deploymentId: 7 }));
     assert.equal(again.status, 200);
     assert.equal(again.body.duplicate, true);
     assert.equal(again.body.deploymentId, first.body.deploymentId);
+    assert.equal(again.body.page, first.body.page);
     assert.equal(submitted.length, 1, 'a redelivery must not reach the verifier');
     assert.equal(store.listDeployments({ limit: 10 }).length, 1);
   });

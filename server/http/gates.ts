@@ -5,10 +5,12 @@ import { RequestError } from '../errors.ts';
 import { argoInput } from '../gates/argo.ts';
 import type { GateAnswer } from '../gates/fields.ts';
 import { flaggerPayload } from '../gates/flagger.ts';
+import { deploymentStatusEvent } from '../gates/github.ts';
 import type { Gates } from '../gates/gates.ts';
 import type { GateMetrics, GateName } from '../gates/metrics.ts';
 import { bearerAuth } from './auth.ts';
 import { errorBody } from './errors.ts';
+import type { RouteDoc } from './route-doc.ts';
 import { validate, validateQuery } from './validate.ts';
 import type { LinkBase } from './views.ts';
 
@@ -74,6 +76,93 @@ export function gateRoutes(deps: GateRouteDeps): Router {
 
   return router;
 }
+
+const FLAGGER_AUTH =
+  'With `server.apiToken` set, the token goes in `metadata.token` of the webhook (Flagger cannot send headers) or in an `Authorization: Bearer` header.';
+
+/** The gates' routes as deploy tools call them; assembled in `openapi.ts`. */
+export const gateDocs: readonly RouteDoc[] = [
+  {
+    method: 'post',
+    path: '/flagger',
+    summary: 'Flagger confirm gate',
+    description:
+      "For Flagger's `confirm-traffic-increase` and `confirm-promotion` webhooks: starts the revision's verification (keyed by canary and checksum) if it is not known yet, and opens (200) only once it passed. " +
+      'Every "not yet" and "no" is a 4xx whose `message` Flagger shows in the canary\'s events, ending with the deployment\'s page. ' +
+      FLAGGER_AUTH,
+    body: flaggerPayload,
+    responses: {
+      200: { description: 'The revision passed: go on.' },
+      400: { description: 'The canary is not mapped to an environment, or a field is wrong.' },
+      401: { description: 'The token is missing or wrong.' },
+      409: { description: 'Superseded by a newer deploy, or the canary no longer runs and nothing was verified.', error: false },
+      412: { description: 'The revision failed or is inconclusive: halt.', error: false },
+      415: { description: 'The body is not JSON.' },
+      423: { description: 'The verification is still running: ask again at the next interval.', error: false },
+    },
+    auth: 'gate',
+  },
+  {
+    method: 'post',
+    path: '/flagger/rollback',
+    summary: 'Flagger rollback gate',
+    description: "For Flagger's `rollback` webhook: 200 (roll back now) only for a revision whose verification failed; never starts a verification. " + FLAGGER_AUTH,
+    body: flaggerPayload,
+    responses: {
+      200: { description: 'The revision failed: roll back.' },
+      400: { description: 'A field is wrong.' },
+      401: { description: 'The token is missing or wrong.' },
+      404: { description: 'smoke has no verification of this revision.', error: false },
+      409: { description: 'The revision did not fail: no rollback.', error: false },
+      415: { description: 'The body is not JSON.' },
+    },
+    auth: 'gate',
+  },
+  {
+    method: 'get',
+    path: '/argo',
+    summary: 'Argo Rollouts web metric',
+    description:
+      "For an AnalysisTemplate's `web` metric: starts the revision's verification if needed and always answers 200 with `verdict` (`pass`, `fail`, `running` or `inconclusive`) for the template's conditions, the API `link` and the `page`. Bearer token when `server.apiToken` is set.",
+    query: argoInput,
+    responses: { 200: { description: 'The verdict so far.' }, 400: { description: 'A field is missing or wrong.' }, 401: { description: 'The token is missing or wrong.' } },
+    auth: 'gate',
+  },
+  {
+    method: 'post',
+    path: '/argo',
+    summary: 'Argo Rollouts web metric (JSON body)',
+    description: 'The same as the GET, with the fields in a JSON body.',
+    body: argoInput,
+    responses: {
+      200: { description: 'The verdict so far.' },
+      400: { description: 'A field is missing or wrong.' },
+      401: { description: 'The token is missing or wrong.' },
+      415: { description: 'The body is not JSON.' },
+    },
+    auth: 'gate',
+  },
+  {
+    method: 'post',
+    path: '/github',
+    summary: 'GitHub deployment_status webhook',
+    description:
+      'A repository webhook for "Deployment statuses": a deployment to an environment mapped in `gates.github.environments` that reports `success` starts a verification (version = the sha, service = the repository). ' +
+      'Authenticated by `X-Hub-Signature-256` (HMAC-SHA256 of the body with `gates.github.secret`), not by the API token; `X-GitHub-Event` and `X-GitHub-Delivery` are required, and a redelivery starts nothing. ' +
+      'The body is JSON or `payload=<JSON>` form-encoded; only the fields below are read.',
+    body: deploymentStatusEvent,
+    responses: {
+      200: { description: 'A ping, a redelivery, or a deployment already being verified.' },
+      202: { description: 'A verification started, or the event was acknowledged and ignored (`message` says why).' },
+      400: { description: 'A header or field is missing or wrong.' },
+      401: { description: 'The signature is missing or does not match.' },
+      404: { description: 'The GitHub gate is not configured.' },
+      409: { description: 'The deployment\'s key was already used for another version.' },
+      415: { description: 'The body is neither JSON nor form-encoded.' },
+    },
+    auth: 'gate',
+  },
+];
 
 function send(res: Response, answer: GateAnswer): void {
   res.status(answer.status).json(answer.body);

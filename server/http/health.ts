@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { BrowserProbe } from '../runner/browser-probe.ts';
 import type { Store } from '../store/store.ts';
 import { describeError } from '../errors.ts';
+import type { RouteDoc } from './route-doc.ts';
 
 export interface Readiness {
   /** False once shutdown began, so the load balancer stops sending work first. */
@@ -31,3 +32,25 @@ export function healthRoutes(deps: { store: Store; browser: BrowserProbe; readin
   });
   return router;
 }
+
+export const healthDocs: readonly RouteDoc[] = [
+  {
+    method: 'get',
+    path: '/healthz',
+    summary: 'Liveness',
+    description: 'Answers while the process runs: for a liveness probe.',
+    responses: { 200: { description: '`{ status: "ok" }`.' } },
+    auth: 'none',
+  },
+  {
+    method: 'get',
+    path: '/readyz',
+    summary: 'Readiness',
+    description: 'Whether smoke can do its job: the store takes writes, a browser launches, and it is not shutting down. Each check is reported.',
+    responses: {
+      200: { description: '`{ status: "ready", checks }`.' },
+      503: { description: '`{ status: "not ready", checks }`: a failing check says why.', error: false },
+    },
+    auth: 'none',
+  },
+];

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { Registry } from 'prom-client';
+import type { RouteDoc } from './route-doc.ts';
 
 /** `/metrics` for Prometheus to scrape; outside /api and its token, as scrapers carry none. */
 export function metricsRoutes(registry: Registry): Router {
@@ -10,3 +11,14 @@ export function metricsRoutes(registry: Registry): Router {
   });
   return router;
 }
+
+export const metricsDocs: readonly RouteDoc[] = [
+  {
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics',
+    description: "smoke's metrics in the Prometheus text format: verdicts, flows, runs, signals, gates, storage.",
+    responses: { 200: { description: 'The Prometheus exposition format.', contentType: 'text/plain' } },
+    auth: 'none',
+  },
+];

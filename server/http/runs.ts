@@ -1,14 +1,15 @@
 import { Router } from 'express';
-import path from 'node:path';
 import { z } from 'zod';
 import { NotFoundError } from '../errors.ts';
+import { sendArtifact } from '../pages/run-files.ts';
 import type { Store } from '../store/store.ts';
+import type { RouteDoc } from './route-doc.ts';
 import { runSummaryView, runView, type LinkBase } from './views.ts';
-import { methodNotAllowed, noQuery, pathParam, validateQuery, wholeNumber } from './validate.ts';
+import { idParam, methodNotAllowed, noQuery, pathParam, validateQuery, wholeNumber } from './validate.ts';
 
 const listQuery = z.strictObject({
-  environment: z.string().max(64, { error: 'must be at most 64 characters' }).optional(),
-  limit: wholeNumber(1, 500).optional(),
+  environment: z.string().max(64, { error: 'must be at most 64 characters' }).optional().describe('Only runs that targeted this environment.'),
+  limit: wholeNumber(1, 500).optional().describe('At most this many, newest first (1 to 500; 50 by default).'),
 });
 
 export function runRoutes(deps: { store: Store; artifactsDir: string; base: LinkBase }): Router {
@@ -32,13 +33,8 @@ export function runRoutes(deps: { store: Store; artifactsDir: string; base: Link
   router.get('/:id/artifacts/*artifact', (req, res, next) => {
     const run = store.getRun(req.params.id);
     if (!run) throw new NotFoundError('run', req.params.id);
-    const wanted = (req.params as unknown as { artifact: string[] }).artifact.join('/');
-    // Only files a flow result names are served: the folder may hold anything Playwright wrote.
-    const known = run.results.flatMap((r) => r.artifacts).find((a) => a.path === wanted);
-    if (!known) throw new NotFoundError('artifact', wanted);
-    res.sendFile(known.path, { root: path.join(artifactsDir, run.id), dotfiles: 'deny', headers: { 'Content-Type': known.contentType } }, (err) => {
-      if (err && !res.headersSent) next(new NotFoundError('artifact', wanted));
-    });
+    // Shared with the pages' artifact route: only files a flow result names are served.
+    sendArtifact(res, next, artifactsDir, run, (req.params as unknown as { artifact: string[] }).artifact.join('/'));
   });
 
   router.all('/', methodNotAllowed(['GET']));
@@ -47,3 +43,44 @@ export function runRoutes(deps: { store: Store; artifactsDir: string; base: Link
 
   return router;
 }
+
+const artifactParams = z.object({
+  id: idParam,
+  artifact: z.string().describe("The artifact's path in the run's folder, as the flow's `artifacts[].url` gives it."),
+});
+
+/** What the routes above take and answer; assembled in `openapi.ts`. */
+export const runDocs: readonly RouteDoc[] = [
+  {
+    method: 'get',
+    path: '/',
+    summary: 'List runs',
+    description: 'Recent runs, deploy-triggered and scheduled, newest first, without their flows.',
+    query: listQuery,
+    responses: { 200: { description: '`{ runs: [...] }`.' } },
+    auth: 'bearer',
+  },
+  {
+    method: 'get',
+    path: '/:id',
+    summary: 'Get a run',
+    description:
+      'One run of the flows: its verdict, how the runner ended, reachability and every flow of every environment (outcome, duration, retries, error, artifact links; a trace also links the trace viewer), browser attempts and phase timings. `links.page` is its page, `links.report` its Playwright HTML report.',
+    params: z.object({ id: idParam }),
+    query: noQuery,
+    responses: { 200: { description: 'The run.' }, 404: { description: 'No run has this id.' } },
+    auth: 'bearer',
+  },
+  {
+    method: 'get',
+    path: '/:id/artifacts/*artifact',
+    summary: "Download a run's artifact",
+    description: 'A screenshot, trace or other attachment of a flow of the run. Only files a flow result names are served.',
+    params: artifactParams,
+    responses: {
+      200: { description: 'The file, with its own content type (image/png, application/zip, …).', contentType: '*/*' },
+      404: { description: 'No such run, or no flow of it names this artifact.' },
+    },
+    auth: 'bearer',
+  },
+];

@@ -1,9 +1,50 @@
 import { Router } from 'express';
+import { z } from 'zod';
 import { NotFoundError } from '../errors.ts';
 import type { Scheduler, ScheduleStatus } from '../scheduler/scheduler.ts';
+import { linksFrom } from '../links.ts';
 import { NAME, NAME_RULE } from '../values/primitives.ts';
+import type { RouteDoc } from './route-doc.ts';
 import { methodNotAllowed, noQuery, pathParam, validateQuery } from './validate.ts';
 import type { LinkBase } from './views.ts';
+
+const nameParams = z.object({ name: z.string().regex(NAME).describe('The schedule\'s name, as in the config\'s `schedules`.') });
+
+/** What the routes below take and answer; assembled in `openapi.ts`. */
+export const scheduleDocs: readonly RouteDoc[] = [
+  {
+    method: 'get',
+    path: '/',
+    summary: 'List schedules',
+    description: 'Every configured schedule: its cron, next run, the runs under way, its last run and whether it is failing.',
+    query: noQuery,
+    responses: { 200: { description: '`{ schedules: [...] }`.' } },
+    auth: 'bearer',
+  },
+  {
+    method: 'get',
+    path: '/:name',
+    summary: 'Get a schedule',
+    params: nameParams,
+    query: noQuery,
+    responses: { 200: { description: 'The schedule.' }, 404: { description: 'No schedule has this name.' } },
+    auth: 'bearer',
+  },
+  {
+    method: 'post',
+    path: '/:name/run',
+    summary: 'Run a schedule now',
+    description: 'Starts the schedule\'s runs now (trigger `manual`), one per environment, and answers at once with their ids, API links and pages.',
+    params: nameParams,
+    query: noQuery,
+    responses: {
+      202: { description: 'The runs started.' },
+      404: { description: 'No schedule has this name.' },
+      503: { description: 'smoke is shutting down.' },
+    },
+    auth: 'bearer',
+  },
+];
 
 export function scheduleRoutes(deps: { scheduler: Pick<Scheduler, 'list' | 'runNow'>; base: LinkBase }): Router {
   const { scheduler, base } = deps;
@@ -26,12 +67,12 @@ export function scheduleRoutes(deps: { scheduler: Pick<Scheduler, 'list' | 'runN
   router.post('/:name/run', (req, res) => {
     validateQuery(noQuery, req.query);
     const runs = scheduler.runNow(req.params.name);
-    const link = (id: string) => `${base(req)}/api/v1/runs/${id}`;
+    const links = linksFrom(base(req));
     res.status(202).json({
       schedule: req.params.name,
       trigger: 'manual',
-      runs: runs.map((r) => ({ id: r.id, environment: r.target, environments: r.environments, status: r.status, link: link(r.id) })),
-      links: { schedule: `${base(req)}/api/v1/schedules/${encodeURIComponent(req.params.name)}`, runs: runs.map((r) => link(r.id)) },
+      runs: runs.map((r) => ({ id: r.id, environment: r.target, environments: r.environments, status: r.status, link: links.api.run(r.id), page: links.page.run(r.id) })),
+      links: { schedule: links.api.schedule(req.params.name), runs: runs.map((r) => links.api.run(r.id)) },
     });
   });
 
@@ -44,7 +85,8 @@ export function scheduleRoutes(deps: { scheduler: Pick<Scheduler, 'list' | 'runN
 
 function scheduleView(base: string, status: ScheduleStatus) {
   const { schedule, lastRun } = status;
-  const self = `${base}/api/v1/schedules/${encodeURIComponent(schedule.name)}`;
+  const links = linksFrom(base);
+  const self = links.api.schedule(schedule.name);
   return {
     name: schedule.name,
     cron: schedule.cron,
@@ -56,7 +98,7 @@ function scheduleView(base: string, status: ScheduleStatus) {
     nextRunAt: status.nextRunAt?.toISOString() ?? null,
     recheckAt: status.recheckAt?.toISOString() ?? null,
     running: status.running,
-    activeRuns: status.activeRunIds.map((id) => ({ id, link: `${base}/api/v1/runs/${id}` })),
+    activeRuns: status.activeRunIds.map((id) => ({ id, link: links.api.run(id), page: links.page.run(id) })),
     failing: status.failing,
     lastRun: lastRun
       ? {
@@ -66,7 +108,8 @@ function scheduleView(base: string, status: ScheduleStatus) {
           status: lastRun.status,
           verdict: lastRun.verdict?.kind ?? null,
           finishedAt: lastRun.finishedAt ?? null,
-          link: `${base}/api/v1/runs/${lastRun.id}`,
+          link: links.api.run(lastRun.id),
+          page: links.page.run(lastRun.id),
         }
       : null,
     ticks: status.ticks,

@@ -54,6 +54,9 @@ export const wholeNumber = (min: number, max: number, unit?: string) => {
 /** Ids the store makes look like `dep_mi5x3k0a1b2c3d4e5f6`; allow more than that, but never slashes, spaces or control characters. */
 const ID = /^[A-Za-z0-9_-]{1,100}$/;
 
+/** A path id as `pathParam` accepts it, for route docs. */
+export const idParam = z.string().regex(ID).describe('An id smoke gave the record, e.g. `dep_mi5x3k0a1b2c3d4e5f6` or `run_…`.');
+
 /**
  * Refuses a path id that no record can have, naming the parameter, before a
  * lookup would echo it back in a 404 (it may be kilobytes, or hold a NUL).

@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { linksFrom } from '../links.ts';
 import type { DeploymentRecord, RunRecord, RunWithResults } from '../store/records.ts';
 import type { AttemptCounts, FlowResult, Verdict } from '../verdict/types.ts';
 
@@ -9,7 +10,12 @@ export function linkBase(publicUrl: string | undefined): LinkBase {
   return (req) => publicUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`;
 }
 
+/**
+ * Every view carries both kinds of link: `link`/`links.self` into this API for
+ * programs, `page`/`links.page` to the page a person opens.
+ */
 export function deploymentView(base: string, deployment: DeploymentRecord, latestRun: RunWithResults | undefined, runs: readonly RunRecord[]) {
+  const links = linksFrom(base);
   return {
     id: deployment.id,
     deploymentId: deployment.idempotencyKey ?? null,
@@ -24,15 +30,17 @@ export function deploymentView(base: string, deployment: DeploymentRecord, lates
     startedAt: deployment.startedAt ?? null,
     finishedAt: deployment.finishedAt ?? null,
     run: latestRun ? runView(base, latestRun) : null,
-    runs: runs.map((r) => ({ id: r.id, status: r.status, note: r.note ?? null, link: `${base}/api/v1/runs/${r.id}` })),
+    runs: runs.map((r) => ({ id: r.id, status: r.status, note: r.note ?? null, link: links.api.run(r.id), page: links.page.run(r.id) })),
     links: {
-      self: `${base}/api/v1/deployments/${deployment.id}`,
-      ...(latestRun && { run: `${base}/api/v1/runs/${latestRun.id}` }),
+      self: links.api.deployment(deployment.id),
+      page: links.page.deployment(deployment.id),
+      ...(latestRun && { run: links.api.run(latestRun.id) }),
     },
   };
 }
 
 export function runSummaryView(base: string, run: RunRecord) {
+  const links = linksFrom(base);
   return {
     id: run.id,
     deploymentId: run.deploymentId ?? null,
@@ -46,11 +54,13 @@ export function runSummaryView(base: string, run: RunRecord) {
     createdAt: run.createdAt,
     startedAt: run.startedAt ?? null,
     finishedAt: run.finishedAt ?? null,
-    link: `${base}/api/v1/runs/${run.id}`,
+    link: links.api.run(run.id),
+    page: links.page.run(run.id),
   };
 }
 
 export function runView(base: string, run: RunWithResults) {
+  const links = linksFrom(base);
   const environments: Record<string, { reachability: unknown; flows: unknown[] }> = {};
   for (const name of run.environments) {
     environments[name] = {
@@ -66,6 +76,8 @@ export function runView(base: string, run: RunWithResults) {
     attempts: run.attempts ? attemptsView(run.attempts) : null,
     timings: run.timings ?? null,
     diagnostics: run.diagnostics,
+    // The report answers 404 until the run has written it.
+    links: { self: links.api.run(run.id), page: links.page.run(run.id), report: links.page.report(run.id) },
   };
 }
 
@@ -76,6 +88,7 @@ function attemptsView(attempts: AttemptCounts) {
 }
 
 function flowView(base: string, runId: string, result: FlowResult) {
+  const links = linksFrom(base);
   return {
     flow: result.flow,
     file: result.file,
@@ -89,7 +102,8 @@ function flowView(base: string, runId: string, result: FlowResult) {
     artifacts: result.artifacts.map((a) => ({
       name: a.name,
       contentType: a.contentType,
-      url: `${base}/api/v1/runs/${runId}/artifacts/${a.path.split('/').map(encodeURIComponent).join('/')}`,
+      url: links.api.artifact(runId, a.path),
+      ...(a.name === 'trace' && { viewer: links.page.trace(runId, a.path) }),
     })),
   };
 }

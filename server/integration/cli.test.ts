@@ -79,9 +79,10 @@ describe('smoke verify against the real service', () => {
     assert.ok(named.length > 0, fail.stdout);
     for (const flow of named) {
       assert.ok(['api.spec.ts › checkout API accepts an order', 'checkout.spec.ts › customer can check out'].includes(flow), flow);
-      assert.match(fail.stdout, new RegExp(`trace of "${flow.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}": http://127\\.0\\.0\\.1:\\d+/api/v1/runs/run_`));
+      assert.match(fail.stdout, new RegExp(`trace of "${flow.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}": http://127\\.0\\.0\\.1:\\d+/trace/index\\.html\\?trace=%2Fruns%2Frun_`));
     }
-    assert.match(fail.stdout, /\nrun: http:\/\/127\.0\.0\.1:\d+\/api\/v1\/runs\/run_\w+\ndeployment: http:\/\/127\.0\.0\.1:\d+\/api\/v1\/deployments\/dep_\w+\n$/);
+    // The page is the thing to open.
+    assert.match(fail.stdout, /\ndetails: http:\/\/127\.0\.0\.1:\d+\/deployments\/dep_\w+\n$/);
 
     assert.equal(inconclusive.code, 2, inconclusive.stdout + inconclusive.stderr);
     assert.match(inconclusive.stdout, /^INCONCLUSIVE {2}shop 1\.3\.0 on orphan \(baseline gone\)/);

@@ -65,6 +65,10 @@ export interface WorkspaceOptions {
   readonly baseline?: 'always' | 'on-failure';
   readonly warmBrowser?: boolean;
   readonly warmRunner?: boolean;
+  /** `server.port`; 0 (or SMOKE_TEST_PORT) by default. Give one with `publicUrl` naming it. */
+  readonly port?: number;
+  /** `server.publicUrl`, e.g. with a path prefix. */
+  readonly publicUrl?: string;
 }
 
 /** A temp folder with a smoke config for a suite (the repo's demo one by default) against the given environments. */
@@ -79,8 +83,8 @@ export function workspace(environments: Record<string, { baseURL: string; baseli
     `service: shop
 server:
   host: 127.0.0.1
-  port: \${SMOKE_TEST_PORT:-0}
-${options.apiToken ? `  apiToken: ${options.apiToken}\n` : ''}suite:
+  port: ${options.port ?? '\${SMOKE_TEST_PORT:-0}'}
+${options.publicUrl ? `  publicUrl: ${options.publicUrl}\n` : ''}${options.apiToken ? `  apiToken: ${options.apiToken}\n` : ''}suite:
   config: ${options.suite ?? path.join(REPO, 'playwright.config.ts')}
   grep: "${options.grep ?? '@critical'}"
   retries: ${options.retries ?? 2}

@@ -86,12 +86,14 @@ describe('rollback signal through an outage and a crash', () => {
       assert.equal(event.data.idempotencyKey, 'release-1.2.0');
       assert.equal(event.data.version, '1.2.0');
       assert.equal(event.data.verdict, 'fail');
+      assert.equal(event.data.links.page, `${second.url}/deployments/${judged.id}`, 'the link a person opens is the page');
       // Failed fast: the signal names the regressions confirmed when the verdict was given, each a checkout flow that really broke.
       const broken = ['checkout.spec.ts › customer can check out', 'api.spec.ts › checkout API accepts an order'];
       assert.ok(event.data.failedFlows.length >= 1, JSON.stringify(event.data.failedFlows));
-      for (const failed of event.data.failedFlows as { flow: string; screenshot: string | null; trace: string }[]) {
+      for (const failed of event.data.failedFlows as { flow: string; screenshot: string | null; trace: string; traceViewer: string }[]) {
         assert.ok(broken.includes(failed.flow), JSON.stringify(failed));
         assert.match(failed.trace, new RegExp(`^${second.url}/api/v1/runs/run_\\w+/artifacts/.+\\.zip$`));
+        assert.match(failed.traceViewer, new RegExp(`^${second.url}/trace/index\\.html\\?trace=%2Fruns%2Frun_\\w+%2Fartifacts%2F.+\\.zip$`));
         assert.equal((await fetch(failed.trace)).status, 200);
         if (failed.screenshot !== null) assert.equal((await fetch(failed.screenshot)).status, 200);
       }

@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { dashboardQueries, panelsOf, readDashboard, readRules, ruleQueries } from '../integration/queries.ts';
 import { createMetricsObserver } from './observer.ts';
 import { createSignalMetrics } from './signal-metrics.ts';
+import { createStorageMetrics } from './storage-metrics.ts';
 
 /**
  * The Grafana dashboard and the Prometheus rules read as files: that they
@@ -18,6 +19,7 @@ function exportedNames(): Set<string> {
   const registry = new Registry();
   createMetricsObserver({ registry, environments: ['production'], store: { latestDeployments: () => [], lastFinishedRuns: () => [], latestFlowOutcomes: () => [] } });
   createSignalMetrics(registry);
+  createStorageMetrics(registry);
   // Written by Prometheus for every scrape target.
   const names = new Set<string>(['up']);
   for (const { name, type } of registry.getMetricsAsArray()) {
@@ -97,6 +99,7 @@ describe('grafana dashboard and prometheus rules', () => {
     assert.match(exprs('Browser attempts by environment and outcome'), /sum by \(environment, outcome\) \(rate\(smoke_flow_attempts_total/);
     assert.match(exprs('Rollback signals by outcome'), /smoke_rollback_signals_total/);
     assert.match(exprs('Outbox backlog'), /smoke_webhook_outbox_pending/);
+    assert.match(exprs('Storage by kind'), /sum by \(kind\) \(smoke_storage_bytes\)/);
     const ids = panelsOf(dashboard).map((p) => p.id);
     assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
     for (const p of panels) assert.ok(p.gridPos.x + p.gridPos.w <= 24, `panel ${p.title} fits the 24-column grid`);

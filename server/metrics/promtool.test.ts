@@ -10,6 +10,7 @@ import { REPO } from '../integration/harness.ts';
 import { createMetricsObserver } from './observer.ts';
 import { createRegistry } from './registry.ts';
 import { createSignalMetrics } from './signal-metrics.ts';
+import { createStorageMetrics } from './storage-metrics.ts';
 
 /** The shipped rules and the exposition format, held to Prometheus's own checker. No Prometheus server needed. */
 describe('promtool', () => {
@@ -67,6 +68,10 @@ describe('promtool', () => {
       store: { latestDeployments: () => [], lastFinishedRuns: () => [], latestFlowOutcomes: () => [] },
     });
     createSignalMetrics(registry).signalOutcome('dead');
+    const storage = createStorageMetrics(registry);
+    storage.measured({ database: 4096, artifacts: 1_500_000, reports: 250_000 });
+    storage.pruned('runs', 3);
+    storage.passSucceeded(1_800_000_000_000);
     const run = { id: 'run_1', trigger: 'deploy', target: 'canary', environments: ['canary', 'production'], status: 'running', diagnostics: [], createdAt: '' } as const;
     observer.deploymentReceived!({ id: 'dep_1', service: 'shop', environment: 'canary', version: '1.2.0', status: 'queued', createdAt: '' });
     observer.runStarted!(run);

@@ -65,6 +65,8 @@ export interface RunDescription {
   readonly workersPerProject: number;
   readonly outputDir: string;
   readonly reporterPath: string;
+  /** Where Playwright's blob reporter writes this invocation's report (a `.zip`), for the run's HTML report; none when absent. */
+  readonly blobFile?: string;
   readonly globalTimeoutMs: number;
   /** Set when Playwright's own Chromium is absent and the system one is used. */
   readonly launchOptions: { executablePath?: string; args?: string[] };

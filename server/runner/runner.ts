@@ -10,6 +10,7 @@ import type { EnvironmentConfig, SuiteConfig } from '../config/config.ts';
 import { describeError } from '../errors.ts';
 import type { AttemptCounts, AttemptKind, FlowResult, RunnerOutcome } from '../verdict/types.ts';
 import { AttemptLog, attemptKind, AttemptTally } from './attempts.ts';
+import { isInside, settleBlob } from './blob.ts';
 import { launchOptionsFor, type BrowserChoice } from './browser.ts';
 import { killMarkedProcesses, killMarkedProcessesAndWait, RUN_MARK_VAR } from './processes.ts';
 import { DESCRIPTION_FD, REPORT_FD, type ReporterMessage, type RunDescription, type TestRef } from './protocol.ts';
@@ -38,6 +39,8 @@ export interface RunRequest {
   readonly tests?: readonly TestRef[];
   /** The folder artifact paths are relative to, when several invocations of one run share it; `outputDir` by default. */
   readonly artifactRoot?: string;
+  /** Where Playwright's blob report of this invocation goes (see blob.ts), kept whole and scrubbed; none when absent. */
+  readonly blobFile?: string;
   readonly onResult?: (result: FlowResult) => void;
   /** Every browser attempt as it ends, before its flow's result (which waits for the flow's last attempt). */
   readonly onAttempt?: (attempt: AttemptSeen) => void;
@@ -215,7 +218,7 @@ function start(deps: RunnerDeps, cli: string, id: string, tmpDir: string, tests?
   const child = spawn(process.execPath, args, {
     cwd: path.dirname(wrapper),
     env: {
-      ...process.env,
+      ...withoutBlobOverrides(process.env),
       [RUN_MARK_VAR]: tmpDir,
       TMPDIR: tmpDir,
       FORCE_COLOR: '0',
@@ -300,6 +303,7 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
     workersPerProject: Math.max(1, Math.floor(deps.suite.workers / request.environments.length)),
     outputDir: request.outputDir,
     reporterPath,
+    ...(request.blobFile !== undefined && { blobFile: request.blobFile }),
     globalTimeoutMs: request.deadlineMs + GLOBAL_TIMEOUT_SLACK_MS,
     launchOptions: launchOptionsFor(deps.browser),
     ...(deps.suite.kind === 'directory' && { testDir: deps.suite.path }),
@@ -409,6 +413,7 @@ async function runOnce(deps: RunnerDeps, cli: string, reporterPath: string, requ
 
   const leftovers = await killMarkedProcessesAndWait(tmpDir, LEFTOVER_EXIT_WAIT_MS);
   if (leftovers > 0) logger.warn({ leftovers }, 'killed processes the runner left behind');
+  if (request.blobFile) await settleBlob(request.blobFile, scrubber, logger, isInside(request.outputDir, request.blobFile));
   // Files no result names (earlier attempts' traces) are never served, but
   // nothing with a secret stays on disk either.
   await scrubber.folder(request.outputDir).catch((err: unknown) => {
@@ -562,8 +567,13 @@ function removeIfEmpty(dir: string): void {
   }
 }
 
+/** The environment without Playwright's blob variables, which would override where the run's blob goes. */
+function withoutBlobOverrides(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([key]) => !key.startsWith('PLAYWRIGHT_BLOB_')));
+}
+
 /** The team's own @playwright/test when it has one: two copies in one run refuse to load. */
-function resolvePlaywrightCli(suite: SuiteConfig): string {
+export function resolvePlaywrightCli(suite: SuiteConfig): string {
   const from = suite.kind === 'directory' ? suite.path : path.dirname(suite.path);
   try {
     return createRequire(path.join(from, 'package.json')).resolve('@playwright/test/cli');

@@ -38,7 +38,7 @@ interface Project {
 }
 
 /** The wrapper's config as Playwright would load it, around a team config given as an object (or none: a folder of specs). */
-async function wrapped(team: object | undefined, run: RunDescription = description()): Promise<{ projects: Project[] }> {
+async function wrapped(team: object | undefined, run: RunDescription = description()): Promise<{ projects: Project[]; reporter: unknown[] }> {
   loaded += 1;
   let teamFile: string | undefined;
   if (team) {
@@ -49,7 +49,7 @@ async function wrapped(team: object | undefined, run: RunDescription = descripti
   writeFileSync(wrapper, wrapperConfigSource(teamFile));
   process.env[RUN_ENV_VAR] = JSON.stringify(run);
   try {
-    return ((await import(pathToFileURL(wrapper).href)) as { default: { projects: Project[] } }).default;
+    return ((await import(pathToFileURL(wrapper).href)) as { default: { projects: Project[]; reporter: unknown[] } }).default;
   } finally {
     delete process.env[RUN_ENV_VAR];
   }
@@ -106,6 +106,13 @@ describe('the wrapper config and the warm browser', () => {
     const [project] = (await wrapped({}, run)).projects;
     assert.equal(project!.use.connectOptions, undefined);
     assert.deepEqual(project!.use.launchOptions, SYSTEM, 'each worker launches smoke\'s Chromium');
+  });
+
+  it("reports to smoke's stream, and to Playwright's blob when the run names one, never to the team's reporters", async () => {
+    const team = { reporter: [['html'], ['list']] };
+    assert.deepEqual((await wrapped(team)).reporter, [['/tmp/reporter.ts']]);
+    const { reporter } = await wrapped(team, description({ blobFile: '/data/run_1/.blob/target.zip' }));
+    assert.deepEqual(reporter, [['/tmp/reporter.ts'], ['blob', { outputFile: '/data/run_1/.blob/target.zip' }]]);
   });
 
   it('never hands smoke\'s Chromium to a project of another browser', async () => {

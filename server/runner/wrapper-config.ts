@@ -113,7 +113,9 @@ const config = {
   workers: run.workers,
   outputDir: run.outputDir,
   preserveOutput: 'failures-only',
-  reporter: [[run.reporterPath]],
+  // Playwright's own blob beside smoke's stream: the run's HTML report is
+  // merged from it later, only when someone asks (see html-report.ts).
+  reporter: [[run.reporterPath], ...(run.blobFile ? [['blob', { outputFile: run.blobFile }]] : [])],
   globalTimeout: run.globalTimeoutMs,
   forbidOnly: false,
 };

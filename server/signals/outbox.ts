@@ -48,6 +48,13 @@ export interface Outbox {
   redeliver(id: string, nowMs: number, expiresAtMs: number): boolean;
   pendingCount(): number;
   has(deploymentId: string, webhook: string, event: SignalEvent): boolean;
+  /**
+   * Deletes, with their attempts, up to `limit` signals delivered before
+   * `before` (ISO time); returns how many. Only delivered ones: a pending,
+   * rejected or dead signal has not reached its receiver, and an operator may
+   * still redeliver it.
+   */
+  pruneDelivered(before: string, limit: number): number;
 }
 
 type Row = Record<string, unknown>;
@@ -82,6 +89,17 @@ export function createOutbox(db: Database.Database): Outbox {
       error: then.error ?? null,
       at,
     });
+  });
+
+  const prunable = db
+    .prepare(`SELECT id FROM signals WHERE status = 'delivered' AND COALESCE(delivered_at, created_at) < ? ORDER BY rowid LIMIT ?`)
+    .pluck();
+  const deleteAttempts = db.prepare('DELETE FROM signal_attempts WHERE signal_id IN (SELECT value FROM json_each(?))');
+  const deleteSignals = db.prepare('DELETE FROM signals WHERE id IN (SELECT value FROM json_each(?))');
+  const pruneDelivered = db.transaction((before: string, limit: number) => {
+    const ids = JSON.stringify(prunable.all(before, limit));
+    deleteAttempts.run(ids);
+    return deleteSignals.run(ids).changes;
   });
 
   return {
@@ -134,6 +152,7 @@ export function createOutbox(db: Database.Database): Outbox {
     pendingCount: () => (db.prepare(`SELECT COUNT(*) AS n FROM signals WHERE status = 'pending'`).get() as { n: number }).n,
     has: (deploymentId, webhook, event) =>
       db.prepare('SELECT 1 FROM signals WHERE deployment_id = ? AND webhook = ? AND event = ?').get(deploymentId, webhook, event) !== undefined,
+    pruneDelivered: (before, limit) => pruneDelivered(before, limit),
   };
 }
 

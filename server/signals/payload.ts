@@ -1,3 +1,4 @@
+import { linksFrom } from '../links.ts';
 import type { DeploymentRecord, RunWithResults } from '../store/records.ts';
 import type { Verdict } from '../verdict/types.ts';
 import type { SignalEvent } from './config.ts';
@@ -18,12 +19,13 @@ export function eventFor(verdict: Verdict): SignalEvent {
  * The body of a signal, built once when it enters the outbox and sent
  * byte-for-byte on every attempt (the signature covers it). Links are
  * absolute, from `server.publicUrl`, so an on-call engineer can open them
- * from wherever the receiver shows them.
+ * from wherever the receiver shows them: `links.page` is the one to show a
+ * person (the deployment's page: verdict, screenshots, traces); the API links
+ * stay for programs.
  */
 export function buildPayload(event: SignalEvent, deployment: DeploymentRecord, run: RunWithResults | undefined, base: string, now: Date): string {
   const verdict = deployment.verdict;
-  const runLink = run ? `${base}/api/v1/runs/${run.id}` : undefined;
-  const artifact = (path: string) => `${runLink}/artifacts/${path.split('/').map(encodeURIComponent).join('/')}`;
+  const links = linksFrom(base);
   const failedFlows =
     verdict?.kind === 'fail'
       ? verdict.failed.map((failed) => {
@@ -34,8 +36,9 @@ export function buildPayload(event: SignalEvent, deployment: DeploymentRecord, r
             flow: failed.flow,
             environment: failed.environment,
             error: failed.error ?? null,
-            screenshot: screenshot && runLink ? artifact(screenshot.path) : null,
-            trace: trace && runLink ? artifact(trace.path) : null,
+            screenshot: screenshot && run ? links.api.artifact(run.id, screenshot.path) : null,
+            trace: trace && run ? links.api.artifact(run.id, trace.path) : null,
+            traceViewer: trace && run ? links.page.trace(run.id, trace.path) : null,
           };
         })
       : [];
@@ -55,8 +58,9 @@ export function buildPayload(event: SignalEvent, deployment: DeploymentRecord, r
       ...(verdict?.kind === 'pass' && { flakyFlows: verdict.flaky }),
       failedFlows,
       links: {
-        deployment: `${base}/api/v1/deployments/${deployment.id}`,
-        run: runLink ?? null,
+        page: links.page.deployment(deployment.id),
+        deployment: links.api.deployment(deployment.id),
+        run: run ? links.api.run(run.id) : null,
       },
     },
   });

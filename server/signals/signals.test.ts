@@ -122,6 +122,7 @@ describe('rollback signals', () => {
     assert.deepEqual(body.data.reasons, FAIL.reasons);
     assert.deepEqual(body.data.failedFlows.map((f: { flow: string; error: string }) => [f.flow, f.error]), [['checkout', 'HTTP 500']]);
     assert.equal(body.data.links.deployment, `https://smoke.example.com/api/v1/deployments/${deployment.id}`);
+    assert.equal(body.data.links.page, `https://smoke.example.com/deployments/${deployment.id}`, 'the page a person opens');
 
     const [signal] = await until('delivered status', () => {
       const s = r.signals.ofDeployment(deployment.id);

@@ -125,4 +125,31 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE runs ADD COLUMN attempts_json TEXT;
   ALTER TABLE runs ADD COLUMN timings_json TEXT;
   `,
+  // Retention: whether a gate delivery still points at a deployment; each environment's newest
+  // run with results and each flow's newest outcome, without a scan of every result.
+  `
+  CREATE INDEX gate_deliveries_deployment ON gate_deliveries (deployment_id);
+  CREATE INDEX runs_seq ON runs (seq);
+  CREATE INDEX flow_results_flow ON flow_results (environment, flow);
+  `,
+  // The commit status each GitHub-gated deployment should show and whether GitHub has it yet.
+  // No foreign key: retention may delete the deployment before the row's own retention ends.
+  `
+  CREATE TABLE github_statuses (
+    deployment_id   TEXT PRIMARY KEY,
+    repository      TEXT NOT NULL,
+    sha             TEXT NOT NULL,
+    environment     TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'success', 'failure', 'error')),
+    description     TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('queued', 'posted', 'failed')),
+    attempts        INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    revision        INTEGER NOT NULL,
+    last_error      TEXT
+  );
+  CREATE INDEX github_statuses_due ON github_statuses (next_attempt_at) WHERE status = 'queued';
+  CREATE INDEX github_statuses_age ON github_statuses (updated_at) WHERE status <> 'queued';
+  `,
 ];

@@ -3,9 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ServiceFault } from '../errors.ts';
-import type { AttemptCounts, FlowOutcome, FlowResult, Reachability, RunnerOutcome, RunTimings, Verdict } from '../verdict/types.ts';
+import type { AttemptCounts, FlowOutcome, FlowResult, Reachability, RunnerOutcome, RunTimings, Verdict, VerdictKind } from '../verdict/types.ts';
 import { writing } from './faults.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { createStoreRetention, type StoreRetention } from './retention.ts';
 import { maybe, optional, strip, toDeployment, toResult, toRun, type Row } from './rows.ts';
 import type { DeploymentRecord, RunRecord, RunStatus, RunTrigger, RunWithResults } from './records.ts';
 
@@ -56,14 +57,15 @@ export interface Store {
   getDeployment(id: string): DeploymentRecord | undefined;
   /** The deployment a caller's idempotency key (`deploymentId`) started, if any. */
   getDeploymentByKey(key: string): DeploymentRecord | undefined;
-  listDeployments(filter: { environment?: string; limit: number }): DeploymentRecord[];
+  /** Newest first; `verdict: 'pending'` is a deployment not yet done. */
+  listDeployments(filter: { environment?: string; verdict?: VerdictKind | 'pending'; limit: number }): DeploymentRecord[];
   /** Deployments not yet done, oldest first. */
   openDeployments(): DeploymentRecord[];
   finishDeployment(id: string, verdict: Verdict | undefined, supersededBy?: string): void;
 
   createRun(input: NewRun): RunRecord;
   getRun(id: string): RunWithResults | undefined;
-  listRuns(filter: { environment?: string; limit: number }): RunRecord[];
+  listRuns(filter: { environment?: string; schedule?: string; limit: number }): RunRecord[];
   runsOfDeployment(deploymentId: string): RunRecord[];
   /** Runs that were queued or running, oldest first. */
   openRuns(): RunRecord[];
@@ -92,6 +94,8 @@ export interface Store {
    * still lets a write that needs no new page through).
    */
   probeWrite(): void;
+  /** Queries of the retention pass: what to keep, and old runs and deployments in batches. */
+  readonly retention: StoreRetention;
   /** The open database, for modules that keep their own tables in the same file (the signal outbox). */
   readonly db: Database.Database;
   close(): void;
@@ -244,11 +248,13 @@ export function openStore(file: string): Store {
     createDeployment: (input) => writing('record the deployment', () => createDeployment(input)),
     getDeployment: (id) => maybe(q.deploymentById.get(id) as Row | undefined, toDeployment),
     getDeploymentByKey: (key) => maybe(q.deploymentByKey.get(key) as Row | undefined, toDeployment),
-    listDeployments: ({ environment, limit }) =>
-      (environment
-        ? db.prepare('SELECT * FROM deployments WHERE environment = ? ORDER BY created_at DESC, rowid DESC LIMIT ?').all(environment, limit)
-        : db.prepare('SELECT * FROM deployments ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit)
-      ).map((r) => toDeployment(r as Row)),
+    listDeployments: ({ environment, verdict, limit }) => {
+      const where = [environment !== undefined && 'environment = @environment', verdict === 'pending' ? "status <> 'done'" : verdict !== undefined && 'verdict = @verdict'].filter(Boolean);
+      return db
+        .prepare(`SELECT * FROM deployments ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, rowid DESC LIMIT @limit`)
+        .all({ limit, ...(environment !== undefined && { environment }), ...(verdict !== undefined && verdict !== 'pending' && { verdict }) })
+        .map((r) => toDeployment(r as Row));
+    },
     openDeployments: () =>
       db.prepare(`SELECT * FROM deployments WHERE status <> 'done' ORDER BY created_at, rowid`).all().map((r) => toDeployment(r as Row)),
     finishDeployment: (id, verdict, supersededBy) => {
@@ -260,15 +266,16 @@ export function openStore(file: string): Store {
       if (!row) return undefined;
       return { ...toRun(row), results: (q.resultsOfRun.all(id) as Row[]).map(toResult) };
     },
-    listRuns: ({ environment, limit }) =>
-      (environment
-        ? db
-            .prepare(
-              'SELECT * FROM runs WHERE EXISTS (SELECT 1 FROM json_each(runs.environments_json) WHERE value = ?) ORDER BY seq DESC LIMIT ?',
-            )
-            .all(environment, limit)
-        : db.prepare('SELECT * FROM runs ORDER BY seq DESC LIMIT ?').all(limit)
-      ).map((r) => toRun(r as Row)),
+    listRuns: ({ environment, schedule, limit }) => {
+      const where = [
+        environment !== undefined && 'EXISTS (SELECT 1 FROM json_each(runs.environments_json) WHERE value = @environment)',
+        schedule !== undefined && 'schedule = @schedule',
+      ].filter(Boolean);
+      return db
+        .prepare(`SELECT * FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`)
+        .all({ limit, ...(environment !== undefined && { environment }), ...(schedule !== undefined && { schedule }) })
+        .map((r) => toRun(r as Row));
+    },
     runsOfDeployment: (deploymentId) =>
       db.prepare('SELECT * FROM runs WHERE deployment_id = ? ORDER BY seq').all(deploymentId).map((r) => toRun(r as Row)),
     openRuns: () => db.prepare(`SELECT * FROM runs WHERE status IN ('queued', 'running') ORDER BY seq`).all().map((r) => toRun(r as Row)),
@@ -349,6 +356,7 @@ export function openStore(file: string): Store {
       db.prepare('SELECT 1').get();
     },
     probeWrite: () => writing('write the readiness probe', () => probe()),
+    retention: createStoreRetention(db),
     db,
     close: () => db.close(),
   };

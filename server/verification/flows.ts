@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { BaselineMode, EnvironmentConfig } from '../config/config.ts';
 import { describeError } from '../errors.ts';
 import { AttemptTally } from '../runner/attempts.ts';
+import { blobFile } from '../runner/blob.ts';
 import type { TestRef } from '../runner/protocol.ts';
 import type { AttemptSeen, Runner, RunReport } from '../runner/runner.ts';
 import type { FlowResult, RunnerOutcome } from '../verdict/types.ts';
@@ -48,7 +49,14 @@ export async function runFlows(runner: Runner, request: FlowsRequest): Promise<R
     ...(request.grep !== undefined && { grep: request.grep }),
   };
   if (!baseline || request.mode === 'always') {
-    return runner.run({ ...common, runId: request.runId, environments: baseline ? [target, baseline] : [target], outputDir: request.outputDir, deadlineMs: request.deadlineMs });
+    return runner.run({
+      ...common,
+      runId: request.runId,
+      environments: baseline ? [target, baseline] : [target],
+      outputDir: request.outputDir,
+      blobFile: blobFile(request.outputDir, 'run'),
+      deadlineMs: request.deadlineMs,
+    });
   }
 
   const queued = new Map<string, TestRef>();
@@ -76,6 +84,7 @@ export async function runFlows(runner: Runner, request: FlowsRequest): Promise<R
               tests,
               outputDir: path.join(request.outputDir, label),
               artifactRoot: request.outputDir,
+              blobFile: blobFile(request.outputDir, label),
               deadlineMs,
             })
             .catch((err: unknown) => emptyReport({ kind: 'fault', reason: `could not check failed flows on ${baseline.name}: ${describeError(err)}` }));
@@ -101,6 +110,7 @@ export async function runFlows(runner: Runner, request: FlowsRequest): Promise<R
     environments: [target],
     outputDir: path.join(request.outputDir, 'target'),
     artifactRoot: request.outputDir,
+    blobFile: blobFile(request.outputDir, 'target'),
     deadlineMs: request.deadlineMs,
     onAttempt,
   });

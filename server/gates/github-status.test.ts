@@ -1,0 +1,363 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, afterEach, before, describe, it } from 'node:test';
+import nock from 'nock';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import type { DeploymentRecord } from '../store/records.ts';
+import { openStore, type Store } from '../store/store.ts';
+import { fakeGitHubApi } from '../testing/fake-github-api.ts';
+import { ManualTimers } from '../testing/manual-timers.ts';
+import type { Verdict } from '../verdict/types.ts';
+import { Secret } from '../values/secret.ts';
+import type { GitHubStatusConfig } from './config.ts';
+import { clip, deploymentStatus, rateLimitWait, SECONDARY_LIMIT_WAIT_MS, statusRequest } from './github-status.ts';
+import { createStatusQueue, type StatusQueue } from './github-status-queue.ts';
+import { BACKOFF, createGitHubStatuses, MAX_ATTEMPTS, STORE_RETRY_MS } from './github-statuses.ts';
+
+const SHA = '9f2b1c4d5e6f708192a3b4c5d6e7f8091a2b3c4d';
+const TOKEN = 'ghp_TestTokenThatMustNeverBePrinted0001';
+const BASE = 'https://ci.example.com/smoke';
+const T0 = Date.parse('2026-03-01T10:00:00.000Z');
+
+const failVerdict: Verdict = {
+  kind: 'fail',
+  reasons: ["'checkout' failed on canary but passed on production: Expected status 200, got 500"],
+  failed: [{ flow: 'checkout', environment: 'canary', error: 'Expected status 200, got 500' }],
+};
+
+function config(apiUrl: string, context = 'smoke/{environment}'): GitHubStatusConfig {
+  return { token: new Secret(TOKEN), apiUrl, context };
+}
+
+function deployment(overrides: Partial<DeploymentRecord> = {}): DeploymentRecord {
+  return { id: 'dep_1', service: 'shop', environment: 'canary', version: SHA, status: 'queued', createdAt: '2026-03-01T10:00:00.000Z', ...overrides };
+}
+
+describe('commit status, as GitHub receives it', () => {
+  it('posts to the commit of the repository with the documented headers and the page as target_url', () => {
+    const request = statusRequest(config('https://api.github.com'), { repository: 'acme/shop', sha: SHA, environment: 'canary' }, deploymentStatus(deployment()), `${BASE}/deployments/dep_1`);
+    assert.equal(request.url, `https://api.github.com/repos/acme/shop/statuses/${SHA}`);
+    assert.deepEqual(request.headers, {
+      accept: 'application/vnd.github+json',
+      authorization: `Bearer ${TOKEN}`,
+      'content-type': 'application/json',
+      'user-agent': 'smoke-github-status/1',
+      'x-github-api-version': '2022-11-28',
+    });
+    assert.deepEqual(JSON.parse(request.body), {
+      state: 'pending',
+      target_url: `${BASE}/deployments/dep_1`,
+      description: 'smoke is verifying 9f2b1c4 on canary',
+      context: 'smoke/canary',
+    });
+  });
+
+  it('keeps the path of a GitHub Enterprise Server API and a fixed context', () => {
+    const request = statusRequest(config('https://github.example.com/api/v3', 'smoke'), { repository: 'acme/shop', sha: 'abc', environment: 'production' }, { state: 'success', description: 'ok' }, 'x');
+    assert.equal(request.url, 'https://github.example.com/api/v3/repos/acme/shop/statuses/abc');
+    assert.equal(JSON.parse(request.body).context, 'smoke');
+  });
+
+  const states: [string, DeploymentRecord, string, string][] = [
+    ['queued', deployment(), 'pending', 'smoke is verifying 9f2b1c4 on canary'],
+    ['running, version not a commit id', deployment({ status: 'running', version: '1.4.2' }), 'pending', 'smoke is verifying 1.4.2 on canary'],
+    ['passed', deployment({ status: 'done', verdict: { kind: 'pass', reasons: ['4 of 4 critical flows passed on canary'], flaky: [] } }), 'success', 'Passed: 4 of 4 critical flows passed on canary'],
+    ['failed', deployment({ status: 'done', verdict: failVerdict }), 'failure', `Failed: ${failVerdict.reasons[0]}`],
+    ['inconclusive', deployment({ status: 'done', verdict: { kind: 'inconclusive', cause: 'baseline', reasons: ['checkout fails on production too'] } }), 'error', 'Inconclusive: checkout fails on production too'],
+    ['superseded', deployment({ status: 'done', supersededBy: 'dep_2' }), 'error', 'Superseded by a newer deploy to canary: not judged'],
+  ];
+  for (const [name, record, state, description] of states) {
+    it(`${name} → ${state}`, () => assert.deepEqual(deploymentStatus(record), { state, description }));
+  }
+
+  it('cuts a long reason to 140 characters, counting characters rather than UTF-16 units', () => {
+    const long = deploymentStatus(deployment({ status: 'done', verdict: { ...failVerdict, reasons: [`'checkout 🛒' failed: ${'x'.repeat(300)}`] } }));
+    assert.equal(Array.from(long.description).length, 140);
+    assert.ok(long.description.endsWith('…'));
+    assert.equal(clip('a\n  b'), 'a b');
+  });
+
+  const now = T0;
+  const limits: [string, number, Record<string, string>, string, number | undefined][] = [
+    ['429 with Retry-After', 429, { 'retry-after': '7' }, '', 7_000],
+    ['403 with Retry-After (secondary limit)', 403, { 'retry-after': '30' }, '', 30_000],
+    ['403 with the primary limit used up', 403, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(now / 1000 + 120) }, '', 120_000],
+    ['403 naming a secondary limit without a time', 403, {}, '{"message":"You have exceeded a secondary rate limit."}', SECONDARY_LIMIT_WAIT_MS],
+    ['429 without any header', 429, {}, '', SECONDARY_LIMIT_WAIT_MS],
+    ['403 for a token without access', 403, { 'x-ratelimit-remaining': '4999' }, '{"message":"Resource not accessible by personal access token"}', undefined],
+    ['500', 500, {}, '', undefined],
+  ];
+  for (const [name, status, headers, body, wait] of limits) {
+    it(`rate limit: ${name} → ${wait === undefined ? 'not a rate limit' : `${wait} ms`}`, () => assert.equal(rateLimitWait(status, new Headers(headers), body, now), wait));
+  }
+});
+
+/** The poster over an in-memory store, a hand-set clock, hand-fired timers and captured logs. */
+function rig(apiUrl: string, options: { store?: Store; clock?: { now: number }; queue?: (queue: StatusQueue) => StatusQueue } = {}) {
+  const store = options.store ?? openStore(':memory:');
+  const clock = options.clock ?? { now: T0 };
+  const timers = new ManualTimers();
+  const registry = new Registry();
+  let logs = '';
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logs += chunk.toString();
+      done();
+    },
+  });
+  const statuses = createGitHubStatuses({
+    config: config(apiUrl),
+    queue: (options.queue ?? ((q) => q))(createStatusQueue(store.db)),
+    store,
+    registry,
+    logger: pino({ level: 'debug' }, sink),
+    publicBase: () => BASE,
+    now: () => clock.now,
+    timers,
+  });
+  const posts = async () => {
+    const metric = await registry.getSingleMetric('smoke_github_status_posts_total')!.get();
+    return Object.fromEntries(metric.values.map((v) => [`${v.labels.state}/${v.labels.result}`, v.value]));
+  };
+  const accept = (record: DeploymentRecord) => statuses.accepted(record, { repository: 'acme/shop', sha: SHA });
+  return { store, clock, timers, statuses, posts, accept, logs: () => logs };
+}
+
+describe('posting to a GitHub API on a loopback port', () => {
+  let github: Awaited<ReturnType<typeof fakeGitHubApi>>;
+  before(async () => {
+    github = await fakeGitHubApi();
+  });
+  after(() => github.close());
+
+  it('posts pending when the gate accepts, then the verdict, both linking the deployment page', async () => {
+    const { store, statuses, accept, posts, logs } = rig(github.url);
+    const { deployment: record } = store.createDeployment({ service: 'shop', environment: 'canary', version: SHA });
+    statuses.start();
+    accept(record);
+    await statuses.idle();
+    store.finishDeployment(record.id, failVerdict);
+    statuses.observer.deploymentFinished!(store.getDeployment(record.id)!);
+    await statuses.idle();
+    await statuses.stop();
+
+    assert.deepEqual(github.requests.map((r) => [r.method, r.path]), [['POST', `/repos/acme/shop/statuses/${SHA}`], ['POST', `/repos/acme/shop/statuses/${SHA}`]]);
+    const [pending, failure] = github.requests;
+    assert.equal(pending!.headers.authorization, `Bearer ${TOKEN}`);
+    assert.equal(pending!.headers.accept, 'application/vnd.github+json');
+    assert.equal(pending!.headers['x-github-api-version'], '2022-11-28');
+    assert.match(pending!.headers['user-agent'] ?? '', /^smoke/);
+    const page = `${BASE}/deployments/${record.id}`;
+    assert.deepEqual(pending!.body, { state: 'pending', target_url: page, description: 'smoke is verifying 9f2b1c4 on canary', context: 'smoke/canary' });
+    assert.deepEqual(failure!.body, { state: 'failure', target_url: page, description: `Failed: ${failVerdict.reasons[0]}`, context: 'smoke/canary' });
+    const counted = await posts();
+    assert.equal(Object.keys(counted).length, 8, 'every state × result series exists from the start');
+    assert.equal(counted['pending/posted'], 1);
+    assert.equal(counted['failure/posted'], 1);
+    assert.equal(counted['failure/failed'], 0);
+    assert.ok(!logs().includes(TOKEN), 'the token is never logged');
+    github.requests.length = 0;
+  });
+
+  it('posts nothing for deployments the GitHub gate did not start, nor without a token', async () => {
+    const { store, statuses } = rig(github.url);
+    const { deployment: record } = store.createDeployment({ service: 'shop', environment: 'canary', version: SHA });
+    statuses.start();
+    store.finishDeployment(record.id, failVerdict);
+    statuses.observer.deploymentFinished!(store.getDeployment(record.id)!);
+    await statuses.idle();
+    const registry = new Registry();
+    const off = createGitHubStatuses({ config: undefined, queue: createStatusQueue(store.db), store, registry, logger: pino({ level: 'silent' }), publicBase: () => BASE });
+    off.start();
+    off.accepted(record, { repository: 'acme/shop', sha: SHA });
+    await off.idle();
+    assert.equal(github.requests.length, 0);
+    assert.ok(registry.getSingleMetric('smoke_github_status_posts_total'), 'the metric exists without a token too');
+    await Promise.all([statuses.stop(), off.stop()]);
+  });
+});
+
+describe('when GitHub fails (nock)', () => {
+  const API = 'https://api.github.com';
+  const PATH = `/repos/acme/shop/statuses/${SHA}`;
+  before(() => nock.disableNetConnect());
+  afterEach(() => nock.cleanAll());
+  after(() => nock.enableNetConnect());
+
+  async function accepted(r: ReturnType<typeof rig>) {
+    const { deployment: record } = r.store.createDeployment({ service: 'shop', environment: 'canary', version: SHA });
+    r.statuses.start();
+    r.accept(record);
+    await r.statuses.idle();
+    return record;
+  }
+  async function fireAfter(r: ReturnType<typeof rig>, ms: number) {
+    r.clock.now += ms;
+    r.timers.fire();
+    await r.statuses.idle();
+  }
+
+  it('retries a 5xx after the backoff, then posts', async () => {
+    const scope = nock(API).post(PATH).reply(502, 'Bad gateway').post(PATH).reply(201, {});
+    const r = rig(API);
+    await accepted(r);
+    assert.deepEqual(r.timers.delays, [BACKOFF.firstMs]);
+    await fireAfter(r, BACKOFF.firstMs);
+    assert.ok(scope.isDone());
+    assert.equal((await r.posts())['pending/posted'], 1);
+    assert.match(r.logs(), /will retry/);
+    await r.statuses.stop();
+  });
+
+  it('retries a network error', async () => {
+    const scope = nock(API).post(PATH).replyWithError({ code: 'ECONNRESET', message: 'socket hang up' }).post(PATH).reply(201, {});
+    const r = rig(API);
+    await accepted(r);
+    await fireAfter(r, r.timers.delays[0]!);
+    assert.ok(scope.isDone());
+    await r.statuses.stop();
+  });
+
+  it("waits as long as a 429's Retry-After says", async () => {
+    const scope = nock(API).post(PATH).reply(429, { message: 'API rate limit exceeded' }, { 'retry-after': '7' }).post(PATH).reply(201, {});
+    const r = rig(API);
+    await accepted(r);
+    assert.deepEqual(r.timers.delays, [7_000]);
+    await fireAfter(r, 7_000);
+    assert.ok(scope.isDone());
+    await r.statuses.stop();
+  });
+
+  it('waits until x-ratelimit-reset when a 403 says the primary limit is used up', async () => {
+    const reset = String(T0 / 1000 + 600);
+    const scope = nock(API).post(PATH).reply(403, { message: 'API rate limit exceeded' }, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset }).post(PATH).reply(201, {});
+    const r = rig(API);
+    await accepted(r);
+    assert.deepEqual(r.timers.delays, [600_000]);
+    await fireAfter(r, 600_000);
+    assert.ok(scope.isDone());
+    await r.statuses.stop();
+  });
+
+  it('gives up on a 401 at once, with an error naming the repository and the status', async () => {
+    const scope = nock(API).post(PATH).reply(401, { message: 'Bad credentials' });
+    const r = rig(API);
+    await accepted(r);
+    assert.ok(scope.isDone());
+    assert.equal(r.timers.scheduled, false, 'no retry');
+    assert.equal((await r.posts())['pending/failed'], 1);
+    const line = r.logs().split('\n').find((l) => l.includes('given up'))!;
+    assert.ok(line, r.logs());
+    assert.equal(JSON.parse(line).level, 50);
+    assert.match(line, /acme\/shop/);
+    assert.match(line, /HTTP 401.*Bad credentials.*gates\.github\.token is invalid or expired/);
+    assert.ok(!r.logs().includes(TOKEN));
+    await r.statuses.stop();
+  });
+
+  it(`gives up after ${MAX_ATTEMPTS} failed attempts`, async () => {
+    nock(API).post(PATH).times(MAX_ATTEMPTS).reply(503, 'unavailable');
+    const r = rig(API);
+    await accepted(r);
+    for (let i = 1; i < MAX_ATTEMPTS; i++) await fireAfter(r, r.timers.delays.at(-1)!);
+    assert.equal(r.timers.scheduled, false);
+    assert.equal((await r.posts())['pending/failed'], 1);
+    assert.match(r.logs(), new RegExp(`gave up after ${MAX_ATTEMPTS} attempts`));
+    await r.statuses.stop();
+  });
+
+  it('a verdict replaces a pending status GitHub has not taken: the stale one is never posted after it', async () => {
+    const bodies: Record<string, unknown>[] = [];
+    nock(API)
+      .post(PATH, (body) => (bodies.push(body), true))
+      .reply(503)
+      .post(PATH, (body) => (bodies.push(body), true))
+      .reply(201, {});
+    const r = rig(API);
+    const record = await accepted(r);
+    r.store.finishDeployment(record.id, failVerdict);
+    r.statuses.observer.deploymentFinished!(r.store.getDeployment(record.id)!);
+    await r.statuses.idle();
+    assert.deepEqual(bodies.map((b) => b.state), ['pending', 'failure']);
+    assert.equal((await r.posts())['failure/posted'], 1);
+    await r.statuses.stop();
+  });
+
+  it('a verdict given while pending is on its way is posted after it, never before', async () => {
+    const bodies: Record<string, unknown>[] = [];
+    nock(API).post(PATH, (body) => (bodies.push(body), true)).twice().reply(201, {});
+    const r = rig(API);
+    const { deployment: record } = r.store.createDeployment({ service: 'shop', environment: 'canary', version: SHA });
+    r.statuses.start();
+    await r.statuses.idle();
+    r.accept(record);
+    // The pending POST is under way now.
+    r.store.finishDeployment(record.id, failVerdict);
+    r.statuses.observer.deploymentFinished!(r.store.getDeployment(record.id)!);
+    await r.statuses.idle();
+    assert.deepEqual(bodies.map((b) => b.state), ['pending', 'failure'], r.logs());
+    assert.deepEqual(await r.posts().then((p) => [p['pending/posted'], p['failure/posted']]), [1, 1]);
+    await r.statuses.stop();
+  });
+
+  it('a verdict the store refused to queue (disk full) is posted once it takes writes again', async () => {
+    const bodies: Record<string, unknown>[] = [];
+    nock(API).post(PATH, (body) => (bodies.push(body), true)).twice().reply(201, {});
+    let refuse = true;
+    const r = rig(API, {
+      queue: (queue) => ({
+        ...queue,
+        change: (...args) => {
+          if (refuse) throw new Error('SQLITE_FULL: database or disk is full');
+          return queue.change(...args);
+        },
+      }),
+    });
+    const record = await accepted(r);
+    r.store.finishDeployment(record.id, failVerdict);
+    r.statuses.observer.deploymentFinished!(r.store.getDeployment(record.id)!);
+    assert.match(r.logs(), /could not be queued: the store refuses writes/);
+    assert.deepEqual(r.timers.delays, [STORE_RETRY_MS]);
+    refuse = false;
+    await fireAfter(r, STORE_RETRY_MS);
+    assert.deepEqual(bodies.map((b) => b.state), ['pending', 'failure']);
+    await r.statuses.stop();
+  });
+
+  it('resumes after a restart: what was queued is posted, and a verdict given while down replaces pending', async () => {
+    nock(API).post(PATH).reply(201, {});
+    const store = openStore(':memory:');
+    const clock = { now: T0 };
+    const first = rig(API, { store, clock });
+    const record = await accepted(first);
+    await first.statuses.stop();
+    // Judged while smoke's status poster was down: no observer heard it.
+    store.finishDeployment(record.id, { kind: 'pass', reasons: ['2 of 2 critical flows passed on canary'], flaky: [] });
+
+    const bodies: Record<string, unknown>[] = [];
+    nock(API).post(PATH, (body) => (bodies.push(body), true)).reply(201, {});
+    const second = rig(API, { store, clock });
+    second.statuses.start();
+    await second.statuses.idle();
+    assert.deepEqual(bodies, [{ state: 'success', target_url: `${BASE}/deployments/${record.id}`, description: 'Passed: 2 of 2 critical flows passed on canary', context: 'smoke/canary' }]);
+    await second.statuses.stop();
+  });
+
+  it('gives up a status not posted within a day, rather than post a stale one', async () => {
+    nock(API).post(PATH).reply(503);
+    const store = openStore(':memory:');
+    const clock = { now: T0 };
+    const first = rig(API, { store, clock });
+    await accepted(first);
+    await first.statuses.stop();
+    clock.now += 25 * 3_600_000;
+    const second = rig(API, { store, clock });
+    second.statuses.start();
+    await second.statuses.idle();
+    assert.equal((await second.posts())['pending/failed'], 1);
+    assert.match(second.logs(), /not posted within 24 h; last error: HTTP 503/);
+    assert.ok(nock.isDone());
+    await second.statuses.stop();
+  });
+});

@@ -1,0 +1,143 @@
+import type Database from 'better-sqlite3';
+import { writing } from './faults.ts';
+
+/**
+ * Rows no pass may prune, however old: what the metrics restore after a
+ * restart and the pages show first. Computed once per pass; a row that
+ * becomes "newest" later can only be newer than the pass's cutoff.
+ */
+export interface Kept {
+  readonly runs: readonly string[];
+  readonly deployments: readonly string[];
+}
+
+/** The store's retention queries. Times are ISO strings, as every time column holds them. */
+export interface StoreRetention {
+  kept(): Kept;
+  /**
+   * Deletes, in one transaction, up to `limit` runs that ended (or, never
+   * ended, were created) before `before`, with their flow results; returns
+   * their ids so the caller can remove their folders. Never an open run, a
+   * run of an open deployment or a kept one.
+   */
+  pruneRuns(before: string, kept: Kept, limit: number): string[];
+  /**
+   * Deletes up to `limit` done deployments that ended before `before` and
+   * that nothing points at any more (runs, signals, gate deliveries); returns
+   * how many.
+   */
+  pruneDeployments(before: string, kept: Kept, limit: number): number;
+  /** Which of these run ids have a row. */
+  existingRuns(ids: readonly string[]): Set<string>;
+}
+
+const ENDED_RUN = `status IN ('done', 'cancelled', 'interrupted')`;
+
+/** The newest deployment of each environment, as `latestDeployments` picks it. */
+const KEPT_DEPLOYMENTS = `
+  SELECT id FROM deployments d WHERE rowid = (
+    SELECT rowid FROM deployments WHERE environment = d.environment ORDER BY created_at DESC, rowid DESC LIMIT 1)`;
+
+/**
+ * The newest run of each target, of each target and trigger judged and
+ * passed (`lastFinishedRuns`), of each schedule started and ended
+ * (`lastFinishedRunOfSchedule`), and every run of each environment's newest
+ * deployment (its page lists them all). SQLite returns a bare column from
+ * the row that holds the MAX.
+ */
+const KEPT_RUNS = `
+  SELECT id FROM (SELECT id, MAX(seq) FROM runs GROUP BY target)
+  UNION SELECT id FROM (SELECT id, MAX(finished_at) FROM runs WHERE status = 'done' AND finished_at IS NOT NULL GROUP BY target, trigger)
+  UNION SELECT id FROM (SELECT id, MAX(finished_at) FROM runs WHERE status = 'done' AND verdict = 'pass' AND finished_at IS NOT NULL GROUP BY target, trigger)
+  UNION SELECT id FROM (SELECT id, MAX(seq) FROM runs WHERE schedule IS NOT NULL GROUP BY schedule)
+  UNION SELECT id FROM (SELECT id, MAX(seq) FROM runs WHERE schedule IS NOT NULL AND ${ENDED_RUN} GROUP BY schedule)
+  UNION SELECT id FROM runs WHERE deployment_id IN (${KEPT_DEPLOYMENTS})`;
+
+const DECIDED = `('passed', 'failed', 'flaky')`;
+
+export function createStoreRetention(db: Database.Database): StoreRetention {
+  const q = {
+    keptRuns: db.prepare(KEPT_RUNS).pluck(),
+    keptDeployments: db.prepare(KEPT_DEPLOYMENTS).pluck(),
+    environmentsWithResults: db.prepare('SELECT DISTINCT environment FROM flow_results').pluck(),
+    newestWithResults: db
+      .prepare('SELECT id FROM runs r WHERE EXISTS (SELECT 1 FROM flow_results WHERE run_id = r.id AND environment = ?) ORDER BY seq DESC LIMIT 1')
+      .pluck(),
+    undecidedFlows: db.prepare(`SELECT flow FROM flow_results WHERE run_id = ? AND environment = ? AND outcome NOT IN ${DECIDED}`).pluck(),
+    newestDecided: db
+      .prepare(
+        `SELECT f.run_id FROM flow_results f JOIN runs r ON r.id = f.run_id
+         WHERE f.environment = ? AND f.flow = ? AND f.outcome IN ${DECIDED} ORDER BY r.seq DESC LIMIT 1`,
+      )
+      .pluck(),
+    // By rowid, the order runs were written in: the oldest come first and a batch stops early.
+    expiredRuns: db
+      .prepare(
+        `SELECT id FROM runs
+         WHERE ${ENDED_RUN} AND COALESCE(finished_at, created_at) < @before
+           AND id NOT IN (SELECT value FROM json_each(@kept))
+           AND (deployment_id IS NULL OR deployment_id IN (SELECT id FROM deployments WHERE status = 'done'))
+         ORDER BY rowid LIMIT @limit`,
+      )
+      .pluck(),
+    deleteResults: db.prepare('DELETE FROM flow_results WHERE run_id IN (SELECT value FROM json_each(?))'),
+    deleteRuns: db.prepare('DELETE FROM runs WHERE id IN (SELECT value FROM json_each(?))'),
+    expiredDeployments: db
+      .prepare(
+        `SELECT id FROM deployments d
+         WHERE status = 'done' AND COALESCE(finished_at, created_at) < @before
+           AND id NOT IN (SELECT value FROM json_each(@kept))
+           AND NOT EXISTS (SELECT 1 FROM runs WHERE deployment_id = d.id)
+           AND NOT EXISTS (SELECT 1 FROM signals WHERE deployment_id = d.id)
+           AND NOT EXISTS (SELECT 1 FROM gate_deliveries WHERE deployment_id = d.id)
+         ORDER BY rowid LIMIT @limit`,
+      )
+      .pluck(),
+    deleteDeployments: db.prepare('DELETE FROM deployments WHERE id IN (SELECT value FROM json_each(?))'),
+    existing: db.prepare('SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(?))').pluck(),
+  };
+
+  const pruneRuns = db.transaction((before: string, kept: Kept, limit: number): string[] => {
+    const ids = q.expiredRuns.all({ before, kept: JSON.stringify(kept.runs), limit }) as string[];
+    if (ids.length === 0) return ids;
+    const list = JSON.stringify(ids);
+    q.deleteResults.run(list);
+    q.deleteRuns.run(list);
+    return ids;
+  });
+
+  const pruneDeployments = db.transaction((before: string, kept: Kept, limit: number): number => {
+    const ids = q.expiredDeployments.all({ before, kept: JSON.stringify(kept.deployments), limit }) as string[];
+    return ids.length === 0 ? 0 : q.deleteDeployments.run(JSON.stringify(ids)).changes;
+  });
+
+  /**
+   * What `latestFlowOutcomes` reads: each environment's newest run with
+   * results, and for each of its flows that was skipped or errored there,
+   * the newest run where it passed, failed or was flaky. A few indexed
+   * lookups, not a window over every result ever recorded.
+   */
+  function keptForFlows(): string[] {
+    const runs: string[] = [];
+    for (const environment of q.environmentsWithResults.all() as string[]) {
+      const newest = q.newestWithResults.get(environment) as string | undefined;
+      if (newest === undefined) continue;
+      runs.push(newest);
+      for (const flow of q.undecidedFlows.all(newest, environment) as string[]) {
+        const decided = q.newestDecided.get(environment, flow) as string | undefined;
+        if (decided !== undefined) runs.push(decided);
+      }
+    }
+    return runs;
+  }
+
+  return {
+    kept: () => ({
+      runs: [...new Set([...(q.keptRuns.all() as string[]), ...keptForFlows()])],
+      deployments: q.keptDeployments.all() as string[],
+    }),
+    pruneRuns: (before, kept, limit) => writing('prune old runs', () => pruneRuns(before, kept, limit)),
+    pruneDeployments: (before, kept, limit) => writing('prune old deployments', () => pruneDeployments(before, kept, limit)),
+    existingRuns: (ids) => new Set(q.existing.all(JSON.stringify(ids)) as string[]),
+  };
+}
