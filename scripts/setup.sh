@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what smoke needs on a fresh machine, and nothing when it is there:
 # the npm packages, Prometheus's promtool and server (the distribution's
-# `prometheus` package, for the metrics tests), a check for kubectl's
-# kustomize (for the deploy/ manifest tests), then a Chromium (Playwright's
-# own where its download works, else the distribution's `chromium` package).
+# `prometheus` package, for the metrics tests), PostgreSQL's server (the
+# distribution's `postgresql` package; the tests start their own servers), a
+# check for kubectl's kustomize (for the deploy/ manifest tests), then a
+# Chromium (Playwright's own where its download works, else the
+# distribution's `chromium` package).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +31,23 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
     fi
   else
     echo "setup: no apt-get: install Prometheus 2.x yourself so that prometheus and promtool are on PATH" >&2
+    exit 1
+  fi
+fi
+
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+  echo "setup: installing the distribution's postgresql package (the store tests start their own servers in temp folders)"
+  if command -v apt-get >/dev/null 2>&1; then
+    $sudo_cmd apt-get update -qq
+    $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql
+    # The package creates and starts a system cluster on :5432; the tests need none: stop it and keep it from starting.
+    for start_conf in /etc/postgresql/*/main/start.conf; do
+      [ -f "$start_conf" ] || continue
+      $sudo_cmd pg_ctlcluster "$(basename "$(dirname "$(dirname "$start_conf")")")" main stop >/dev/null 2>&1 || true
+      echo manual | $sudo_cmd tee "$start_conf" >/dev/null
+    done
+  else
+    echo "setup: no apt-get: install PostgreSQL's server binaries yourself under /usr/lib/postgresql/<version>/bin" >&2
     exit 1
   fi
 fi

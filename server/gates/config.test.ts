@@ -49,6 +49,7 @@ describe('gates config', () => {
     assert.equal(statuses?.token.reveal(), token, 'the newline a mounted file ends in is dropped');
     assert.equal(statuses?.apiUrl, 'https://api.github.com');
     assert.equal(statuses?.context, 'smoke/{environment}');
+    assert.deepEqual(statuses?.post, ['commit', 'deployment'], 'both kinds by default');
     assert.ok(!inspect(config, { depth: 10 }).includes(token));
     assert.ok(!JSON.stringify(config).includes(token));
   });
@@ -59,7 +60,16 @@ describe('gates config', () => {
     assert.equal(config.gates.github?.statuses?.context, 'smoke');
   });
 
+  it('posts only the kinds gates.github.post names', () => {
+    const config = parseConfig(`${BASE}gates:\n${GH}    token: t0ken\n    post: [deployment]\n`, '/etc/smoke/smoke.config.yaml', {});
+    assert.deepEqual(config.gates.github?.statuses?.post, ['deployment']);
+  });
+
   const refused: [string, string, string][] = [
+    ['an unknown kind of status', `${GH}    token: t0ken\n    post: [commit, check]\n`, "gates.github.post[1]: must be one of 'commit', 'deployment'"],
+    ['an empty list of kinds', `${GH}    token: t0ken\n    post: []\n`, 'gates.github.post: must name at least one kind of status (to post none, leave gates.github.token unset)'],
+    ['a kind listed twice', `${GH}    token: t0ken\n    post: [deployment, commit, deployment]\n`, "gates.github.post[2]: 'deployment' is listed twice"],
+    ['kinds that are not a list', `${GH}    token: t0ken\n    post: commit\n`, "gates.github.post: must be a list of 'commit' and/or 'deployment'"],
     ['an API URL that is not http(s)', `${GH}    token: t0ken\n    apiUrl: api.github.com\n`, 'gates.github.apiUrl: must be an http(s) URL'],
     ['an API URL with a query', `${GH}    token: t0ken\n    apiUrl: https://api.github.com/?x=1\n`, 'gates.github.apiUrl: must not carry a query or fragment'],
     ['a token with a space inside', `${GH}    token: not a token\n`, 'gates.github.token: must be printable ASCII without spaces (a GitHub token)'],

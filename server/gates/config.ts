@@ -20,6 +20,9 @@ const flaggerTarget = z.strictObject({
 });
 
 export const DEFAULT_GITHUB_API = 'https://api.github.com';
+/** What smoke can write back to GitHub: a commit status on the deployed sha, a deployment status on the deployment itself. */
+export const STATUS_KINDS = ['commit', 'deployment'] as const;
+export type StatusKind = (typeof STATUS_KINDS)[number];
 export const DEFAULT_STATUS_CONTEXT = 'smoke/{environment}';
 /** Keeps the context readable in GitHub's checks list; GitHub documents no limit. */
 const MAX_CONTEXT_CHARS = 100;
@@ -38,9 +41,10 @@ const github = z.strictObject({
     )
     .refine((map) => Object.keys(map).length > 0, { error: 'must map at least one GitHub environment' }),
   /**
-   * A token allowed to write commit statuses (classic: `repo:status`;
-   * fine-grained: "Commit statuses: write"). Unset or empty: smoke posts no
-   * statuses, it only listens.
+   * A token allowed to write what `post` names: commit statuses (classic:
+   * `repo:status`; fine-grained: "Commit statuses: write") and deployment
+   * statuses (classic: `repo_deployment`; fine-grained: "Deployments: write").
+   * Unset or empty: smoke posts nothing, it only listens.
    */
   token: z
     .string({ error: 'must be a GitHub token (use ${GITHUB_TOKEN} to keep it in the environment)' })
@@ -59,6 +63,18 @@ const github = z.strictObject({
     .max(MAX_CONTEXT_CHARS, { error: `must be at most ${MAX_CONTEXT_CHARS} characters` })
     .regex(/^[^\x00-\x1f\x7f]+$/, { error: 'must not contain control characters' })
     .default(DEFAULT_STATUS_CONTEXT),
+  /** Which statuses smoke posts when it has a token. */
+  post: z
+    .array(z.enum(STATUS_KINDS, { error: `must be one of ${STATUS_KINDS.map((k) => `'${k}'`).join(', ')}` }), {
+      error: `must be a list of ${STATUS_KINDS.map((k) => `'${k}'`).join(' and/or ')}`,
+    })
+    .min(1, { error: 'must name at least one kind of status (to post none, leave gates.github.token unset)' })
+    .superRefine((kinds, ctx) => {
+      kinds.forEach((kind, i) => {
+        if (kinds.indexOf(kind) < i) ctx.addIssue({ code: 'custom', path: [i], message: `'${kind}' is listed twice` });
+      });
+    })
+    .default([...STATUS_KINDS]),
 });
 
 export const gatesSchema = z
@@ -117,7 +133,7 @@ export interface GitHubGateConfig {
   readonly secret: Secret;
   /** GitHub environment name, lower-cased (GitHub treats case as one), to smoke environment. */
   readonly environments: ReadonlyMap<string, string>;
-  /** Where smoke posts commit statuses for the deployments the gate started; absent: it posts none. */
+  /** Where smoke posts statuses for the deployments the gate started; absent: it posts none. */
   readonly statuses?: GitHubStatusConfig;
 }
 
@@ -125,8 +141,10 @@ export interface GitHubStatusConfig {
   readonly token: Secret;
   /** Without a trailing slash. */
   readonly apiUrl: string;
-  /** May hold `{environment}`. */
+  /** May hold `{environment}`; commit statuses only. */
   readonly context: string;
+  /** At least one kind, none twice. */
+  readonly post: readonly StatusKind[];
 }
 
 export interface GatesConfig {
@@ -147,7 +165,12 @@ export function gatesConfig(raw: RawGates): GatesConfig {
         environments: new Map(Object.entries(raw.github.environments).map(([k, v]) => [k.toLowerCase(), v])),
         // An empty token (`${GITHUB_TOKEN:-}` with the variable unset) means "do not post", like no token.
         ...(raw.github.token && {
-          statuses: { token: new Secret(raw.github.token), apiUrl: raw.github.apiUrl.replace(/\/+$/, ''), context: raw.github.context },
+          statuses: {
+            token: new Secret(raw.github.token),
+            apiUrl: raw.github.apiUrl.replace(/\/+$/, ''),
+            context: raw.github.context,
+            post: raw.github.post,
+          },
         }),
       },
     }),

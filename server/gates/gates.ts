@@ -48,7 +48,7 @@ export interface GatesDeps {
   readonly deliveries: Deliveries;
   readonly logger: Logger;
   readonly now?: () => number;
-  /** Writes the verdicts of GitHub-started verifications back to GitHub as commit statuses. */
+  /** Writes the verdicts of GitHub-started verifications back to GitHub as commit and deployment statuses. */
   readonly githubStatuses?: Pick<GitHubStatuses, 'accepted'>;
 }
 
@@ -152,7 +152,13 @@ export function createGates(deps: GatesDeps): Gates {
       }
       const { deployment, created } = submit('github', { environment: decision.environment, version: decision.version, service: decision.service, deploymentId: decision.key }, 'deployment.sha');
       deliveries.record('github', deliveryId, deployment.id, now());
-      deps.githubStatuses?.accepted(deployment, { repository: parsed.data.repository.full_name, ...(parsed.data.deployment.sha !== undefined && { sha: parsed.data.deployment.sha }) });
+      const { deployment: ghDeployment, deployment_status: ghStatus, repository } = parsed.data;
+      deps.githubStatuses?.accepted(deployment, {
+        repository: repository.full_name,
+        deploymentId: ghDeployment.id,
+        ...(ghDeployment.sha !== undefined && { sha: ghDeployment.sha }),
+        ...(ghStatus.environment_url !== undefined && { environmentUrl: ghStatus.environment_url }),
+      });
       const state = stateOf(deployment);
       return {
         status: created ? 202 : 200,

@@ -53,11 +53,11 @@ class ScriptedRunner implements Runner {
 
 /**
  * From GitHub's signed `deployment_status` webhook through the gate's HTTP
- * route, the verifier and its observers to commit statuses on a stand-in
- * GitHub API: what a developer sees on the commit, with "Details" opening
- * the deployment page.
+ * route, the verifier and its observers to commit and deployment statuses
+ * on a stand-in GitHub API: what a developer sees on the commit and the
+ * environment, each link opening the deployment page.
  */
-describe('GitHub gate → commit statuses', () => {
+describe('GitHub gate → commit and deployment statuses', () => {
   let github: Awaited<ReturnType<typeof fakeGitHubApi>>;
   let shop: Server;
   let smoke: Server;
@@ -107,21 +107,29 @@ describe('GitHub gate → commit statuses', () => {
     store.close();
   });
 
-  async function deliver(deploymentId: number, sha: string, deliveryId: string) {
-    const body = JSON.stringify(deploymentStatusPayload({ deploymentId, environment: 'Canary-EU', sha, repository: 'acme/shop' }));
+  /** The environment's URL as the deploy tool reported it in the `success` that starts the verification. */
+  const ENVIRONMENT_URL = deploymentStatusPayload().deployment_status.environment_url;
+
+  async function deliver(deploymentId: number, sha: string, deliveryId: string, options: { expect?: number; logUrl?: string } = {}) {
+    const payload = deploymentStatusPayload({ deploymentId, environment: 'Canary-EU', sha, repository: 'acme/shop' });
+    if (options.logUrl) Object.assign(payload.deployment_status, { log_url: options.logUrl, target_url: options.logUrl, description: 'smoke: passed' });
+    const body = JSON.stringify(payload);
     const response = await fetch(`${smokeUrl}/api/v1/gates/github`, { method: 'POST', headers: githubHeaders(SECRET, body, 'deployment_status', deliveryId), body });
-    assert.equal(response.status, 202);
+    assert.equal(response.status, options.expect ?? 202);
     return (await response.json()) as { deploymentId: string; page: string };
   }
 
-  async function statusesOf(sha: string, count: number) {
+  const deploymentPath = (id: number) => `/repos/acme/shop/deployments/${id}/statuses`;
+
+  async function postedTo(path: string, count: number) {
     for (let i = 0; i < 600; i++) {
-      const found = github.requests.filter((r) => r.path === `/repos/acme/shop/statuses/${sha}`);
+      const found = github.requests.filter((r) => r.path === path);
       if (found.length >= count) return found;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    assert.fail(`GitHub received fewer than ${count} statuses for ${sha}: ${JSON.stringify(github.requests.map((r) => r.body))}`);
+    assert.fail(`GitHub received fewer than ${count} statuses at ${path}: ${JSON.stringify(github.requests.map((r) => [r.path, r.body]))}`);
   }
+  const statusesOf = (sha: string, count: number) => postedTo(`/repos/acme/shop/statuses/${sha}`, count);
 
   it('a passing deploy: pending, then success, each with the deployment page as target_url', async () => {
     const sha = '1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
@@ -136,6 +144,30 @@ describe('GitHub gate → commit statuses', () => {
       ],
     );
     assert.equal(posted[0]!.headers.authorization, `Bearer ${TOKEN}`);
+    const [onDeployment] = await postedTo(deploymentPath(101), 1);
+    assert.deepEqual(onDeployment!.body, {
+      state: 'success',
+      log_url: answer.page,
+      target_url: answer.page,
+      description: 'Passed: 1 of 1 critical flows passed on canary',
+      environment_url: ENVIRONMENT_URL,
+      auto_inactive: false,
+    });
+    assert.equal(onDeployment!.headers.authorization, `Bearer ${TOKEN}`);
+  });
+
+  it("GitHub's webhook about smoke's own success status starts nothing and posts nothing", async () => {
+    const sha = '3333333ccccccccccccccccccccccccccccccccc';
+    const first = await deliver(103, sha, 'delivery-original');
+    await postedTo(deploymentPath(103), 1);
+    await statuses.idle();
+    const before = github.requests.length;
+    // What GitHub sends once smoke's `success` is the deployment's newest status: the same deployment, a new delivery.
+    const echo = await deliver(103, sha, 'delivery-echo-of-smoke', { expect: 200, logUrl: first.page });
+    await statuses.idle();
+    assert.equal(echo.deploymentId, first.deploymentId);
+    assert.equal(store.runsOfDeployment(first.deploymentId).length, 1, 'no second verification');
+    assert.equal(github.requests.length, before, JSON.stringify(github.requests.slice(before).map((r) => [r.path, r.body])));
   });
 
   it('a failing deploy: pending, then failure with the first reason', async () => {
@@ -143,7 +175,10 @@ describe('GitHub gate → commit statuses', () => {
     runner.failing = true;
     const answer = await deliver(102, sha, 'delivery-fail');
     const posted = await statusesOf(sha, 2);
-    assert.deepEqual(posted.map((r) => r.body.state), ["pending", "failure"], JSON.stringify(posted.map((r) => r.body)));
+    assert.deepEqual(posted.map((r) => r.body.state), ['pending', 'failure'], JSON.stringify(posted.map((r) => r.body)));
+    const [onDeployment] = await postedTo(deploymentPath(102), 1);
+    assert.equal(onDeployment!.body.state, 'failure');
+    assert.equal(onDeployment!.body.log_url, answer.page);
     const failure = posted[1]!.body;
     assert.equal(failure.target_url, answer.page);
     assert.equal(failure.description, clip(`Failed: ${store.getDeployment(answer.deploymentId)!.verdict!.reasons[0]}`));

@@ -10,8 +10,9 @@ import { fakeGitHubApi } from '../testing/fake-github-api.ts';
 import { ManualTimers } from '../testing/manual-timers.ts';
 import type { Verdict } from '../verdict/types.ts';
 import { Secret } from '../values/secret.ts';
-import type { GitHubStatusConfig } from './config.ts';
-import { clip, deploymentStatus, rateLimitWait, SECONDARY_LIMIT_WAIT_MS, statusRequest } from './github-status.ts';
+import type { GitHubStatusConfig, StatusKind } from './config.ts';
+import { clip, deploymentStatus, rateLimitWait, SECONDARY_LIMIT_WAIT_MS } from './github-status.ts';
+import { statusRequest } from './github-status-kinds.ts';
 import { createStatusQueue, type StatusQueue } from './github-status-queue.ts';
 import { BACKOFF, createGitHubStatuses, MAX_ATTEMPTS, STORE_RETRY_MS } from './github-statuses.ts';
 
@@ -26,9 +27,13 @@ const failVerdict: Verdict = {
   failed: [{ flow: 'checkout', environment: 'canary', error: 'Expected status 200, got 500' }],
 };
 
-function config(apiUrl: string, context = 'smoke/{environment}'): GitHubStatusConfig {
-  return { token: new Secret(TOKEN), apiUrl, context };
+function config(apiUrl: string, options: { context?: string; post?: StatusKind[] } = {}): GitHubStatusConfig {
+  return { token: new Secret(TOKEN), apiUrl, context: options.context ?? 'smoke/{environment}', post: options.post ?? ['commit'] };
 }
+
+/** The GitHub deployment whose `success` started the verification. */
+const GH_DEPLOYMENT = 1_145_988_746;
+const ENVIRONMENT_URL = 'https://canary.shop.example.com';
 
 function deployment(overrides: Partial<DeploymentRecord> = {}): DeploymentRecord {
   return { id: 'dep_1', service: 'shop', environment: 'canary', version: SHA, status: 'queued', createdAt: '2026-03-01T10:00:00.000Z', ...overrides };
@@ -36,7 +41,7 @@ function deployment(overrides: Partial<DeploymentRecord> = {}): DeploymentRecord
 
 describe('commit status, as GitHub receives it', () => {
   it('posts to the commit of the repository with the documented headers and the page as target_url', () => {
-    const request = statusRequest(config('https://api.github.com'), { repository: 'acme/shop', sha: SHA, environment: 'canary' }, deploymentStatus(deployment()), `${BASE}/deployments/dep_1`);
+    const request = statusRequest(config('https://api.github.com'), { kind: 'commit', repository: 'acme/shop', sha: SHA, environment: 'canary' }, deploymentStatus(deployment()), `${BASE}/deployments/dep_1`);
     assert.equal(request.url, `https://api.github.com/repos/acme/shop/statuses/${SHA}`);
     assert.deepEqual(request.headers, {
       accept: 'application/vnd.github+json',
@@ -54,11 +59,38 @@ describe('commit status, as GitHub receives it', () => {
   });
 
   it('keeps the path of a GitHub Enterprise Server API and a fixed context', () => {
-    const request = statusRequest(config('https://github.example.com/api/v3', 'smoke'), { repository: 'acme/shop', sha: 'abc', environment: 'production' }, { state: 'success', description: 'ok' }, 'x');
+    const request = statusRequest(config('https://github.example.com/api/v3', { context: 'smoke' }), { kind: 'commit', repository: 'acme/shop', sha: 'abc', environment: 'production' }, { state: 'success', description: 'ok' }, 'x');
     assert.equal(request.url, 'https://github.example.com/api/v3/repos/acme/shop/statuses/abc');
     assert.equal(JSON.parse(request.body).context, 'smoke');
   });
+});
 
+describe('deployment status, as GitHub receives it', () => {
+  const target = { kind: 'deployment', repository: 'acme/shop', environment: 'canary', githubDeploymentId: GH_DEPLOYMENT } as const;
+  const failed = deploymentStatus(deployment({ status: 'done', verdict: failVerdict }));
+
+  it('posts to the deployment with the same headers, the page as log_url (and target_url), and never deactivates other deployments', () => {
+    const request = statusRequest(config('https://api.github.com'), { ...target, environmentUrl: ENVIRONMENT_URL }, failed, `${BASE}/deployments/dep_1`);
+    assert.equal(request.url, `https://api.github.com/repos/acme/shop/deployments/${GH_DEPLOYMENT}/statuses`);
+    assert.deepEqual(request.headers, statusRequest(config('https://api.github.com'), { kind: 'commit', repository: 'acme/shop', sha: SHA, environment: 'canary' }, failed, '').headers);
+    assert.deepEqual(JSON.parse(request.body), {
+      state: 'failure',
+      log_url: `${BASE}/deployments/dep_1`,
+      target_url: `${BASE}/deployments/dep_1`,
+      description: `Failed: ${failVerdict.reasons[0]}`,
+      environment_url: ENVIRONMENT_URL,
+      auto_inactive: false,
+    });
+  });
+
+  it('sends no environment_url when the webhook had none', () => {
+    const body = JSON.parse(statusRequest(config('https://github.example.com/api/v3'), target, failed, 'x').body);
+    assert.equal('environment_url' in body, false);
+    assert.equal(statusRequest(config('https://github.example.com/api/v3'), target, failed, 'x').url, `https://github.example.com/api/v3/repos/acme/shop/deployments/${GH_DEPLOYMENT}/statuses`);
+  });
+});
+
+describe('states, descriptions and rate limits', () => {
   const states: [string, DeploymentRecord, string, string][] = [
     ['queued', deployment(), 'pending', 'smoke is verifying 9f2b1c4 on canary'],
     ['running, version not a commit id', deployment({ status: 'running', version: '1.4.2' }), 'pending', 'smoke is verifying 1.4.2 on canary'],
@@ -94,7 +126,7 @@ describe('commit status, as GitHub receives it', () => {
 });
 
 /** The poster over an in-memory store, a hand-set clock, hand-fired timers and captured logs. */
-function rig(apiUrl: string, options: { store?: Store; clock?: { now: number }; queue?: (queue: StatusQueue) => StatusQueue } = {}) {
+function rig(apiUrl: string, options: { store?: Store; clock?: { now: number }; queue?: (queue: StatusQueue) => StatusQueue; post?: StatusKind[] } = {}) {
   const store = options.store ?? openStore(':memory:');
   const clock = options.clock ?? { now: T0 };
   const timers = new ManualTimers();
@@ -107,7 +139,7 @@ function rig(apiUrl: string, options: { store?: Store; clock?: { now: number }; 
     },
   });
   const statuses = createGitHubStatuses({
-    config: config(apiUrl),
+    config: config(apiUrl, { ...(options.post && { post: options.post }) }),
     queue: (options.queue ?? ((q) => q))(createStatusQueue(store.db)),
     store,
     registry,
@@ -118,9 +150,9 @@ function rig(apiUrl: string, options: { store?: Store; clock?: { now: number }; 
   });
   const posts = async () => {
     const metric = await registry.getSingleMetric('smoke_github_status_posts_total')!.get();
-    return Object.fromEntries(metric.values.map((v) => [`${v.labels.state}/${v.labels.result}`, v.value]));
+    return Object.fromEntries(metric.values.map((v) => [`${v.labels.kind}/${v.labels.state}/${v.labels.result}`, v.value]));
   };
-  const accept = (record: DeploymentRecord) => statuses.accepted(record, { repository: 'acme/shop', sha: SHA });
+  const accept = (record: DeploymentRecord) => statuses.accepted(record, { repository: 'acme/shop', deploymentId: GH_DEPLOYMENT, sha: SHA, environmentUrl: ENVIRONMENT_URL });
   return { store, clock, timers, statuses, posts, accept, logs: () => logs };
 }
 
@@ -131,32 +163,62 @@ describe('posting to a GitHub API on a loopback port', () => {
   });
   after(() => github.close());
 
-  it('posts pending when the gate accepts, then the verdict, both linking the deployment page', async () => {
-    const { store, statuses, accept, posts, logs } = rig(github.url);
+  it('posts pending on the commit when the gate accepts, then the verdict on the commit and the deployment, all linking the deployment page', async () => {
+    const { store, statuses, accept, posts, logs } = rig(github.url, { post: ['commit', 'deployment'] });
     const { deployment: record } = store.createDeployment({ service: 'shop', environment: 'canary', version: SHA });
     statuses.start();
     accept(record);
     await statuses.idle();
+    assert.deepEqual(github.requests.map((r) => r.path), [`/repos/acme/shop/statuses/${SHA}`], 'the deployment hears nothing before the verdict');
     store.finishDeployment(record.id, failVerdict);
     statuses.observer.deploymentFinished!(store.getDeployment(record.id)!);
     await statuses.idle();
     await statuses.stop();
 
-    assert.deepEqual(github.requests.map((r) => [r.method, r.path]), [['POST', `/repos/acme/shop/statuses/${SHA}`], ['POST', `/repos/acme/shop/statuses/${SHA}`]]);
-    const [pending, failure] = github.requests;
-    assert.equal(pending!.headers.authorization, `Bearer ${TOKEN}`);
-    assert.equal(pending!.headers.accept, 'application/vnd.github+json');
-    assert.equal(pending!.headers['x-github-api-version'], '2022-11-28');
-    assert.match(pending!.headers['user-agent'] ?? '', /^smoke/);
+    const commit = github.requests.filter((r) => r.path === `/repos/acme/shop/statuses/${SHA}`);
+    const onDeployment = github.requests.filter((r) => r.path === `/repos/acme/shop/deployments/${GH_DEPLOYMENT}/statuses`);
+    assert.equal(github.requests.length, 3);
+    assert.ok(github.requests.every((r) => r.method === 'POST'));
+    const [pending, failure] = commit;
+    for (const request of [pending!, onDeployment[0]!]) {
+      assert.equal(request.headers.authorization, `Bearer ${TOKEN}`);
+      assert.equal(request.headers.accept, 'application/vnd.github+json');
+      assert.equal(request.headers['x-github-api-version'], '2022-11-28');
+      assert.match(request.headers['user-agent'] ?? '', /^smoke/);
+    }
     const page = `${BASE}/deployments/${record.id}`;
     assert.deepEqual(pending!.body, { state: 'pending', target_url: page, description: 'smoke is verifying 9f2b1c4 on canary', context: 'smoke/canary' });
     assert.deepEqual(failure!.body, { state: 'failure', target_url: page, description: `Failed: ${failVerdict.reasons[0]}`, context: 'smoke/canary' });
+    assert.deepEqual(onDeployment.map((r) => r.body), [
+      { state: 'failure', log_url: page, target_url: page, description: `Failed: ${failVerdict.reasons[0]}`, environment_url: ENVIRONMENT_URL, auto_inactive: false },
+    ]);
     const counted = await posts();
-    assert.equal(Object.keys(counted).length, 8, 'every state × result series exists from the start');
-    assert.equal(counted['pending/posted'], 1);
-    assert.equal(counted['failure/posted'], 1);
-    assert.equal(counted['failure/failed'], 0);
+    assert.equal(Object.keys(counted).length, 14, 'every kind × state × result series exists from the start (a deployment is never told pending)');
+    assert.equal(counted['deployment/pending/posted'], undefined);
+    assert.equal(counted['commit/pending/posted'], 1);
+    assert.equal(counted['commit/failure/posted'], 1);
+    assert.equal(counted['deployment/failure/posted'], 1);
+    assert.equal(counted['commit/failure/failed'], 0);
     assert.ok(!logs().includes(TOKEN), 'the token is never logged');
+    github.requests.length = 0;
+  });
+
+  it('posts only the deployment status when gates.github.post says so, and a deployment without a sha still gets it', async () => {
+    const { store, statuses } = rig(github.url, { post: ['deployment'] });
+    const { deployment: record } = store.createDeployment({ service: 'shop', environment: 'canary', version: 'main' });
+    statuses.start();
+    statuses.accepted(record, { repository: 'acme/shop', deploymentId: GH_DEPLOYMENT });
+    await statuses.idle();
+    assert.equal(github.requests.length, 0);
+    store.finishDeployment(record.id, { kind: 'pass', reasons: ['2 of 2 critical flows passed on canary'], flaky: [] });
+    statuses.observer.deploymentFinished!(store.getDeployment(record.id)!);
+    await statuses.idle();
+    await statuses.stop();
+    const page = `${BASE}/deployments/${record.id}`;
+    assert.deepEqual(
+      github.requests.map((r) => [r.path, r.body]),
+      [[`/repos/acme/shop/deployments/${GH_DEPLOYMENT}/statuses`, { state: 'success', log_url: page, target_url: page, description: 'Passed: 2 of 2 critical flows passed on canary', auto_inactive: false }]],
+    );
     github.requests.length = 0;
   });
 
@@ -170,7 +232,7 @@ describe('posting to a GitHub API on a loopback port', () => {
     const registry = new Registry();
     const off = createGitHubStatuses({ config: undefined, queue: createStatusQueue(store.db), store, registry, logger: pino({ level: 'silent' }), publicBase: () => BASE });
     off.start();
-    off.accepted(record, { repository: 'acme/shop', sha: SHA });
+    off.accepted(record, { repository: 'acme/shop', deploymentId: GH_DEPLOYMENT, sha: SHA });
     await off.idle();
     assert.equal(github.requests.length, 0);
     assert.ok(registry.getSingleMetric('smoke_github_status_posts_total'), 'the metric exists without a token too');
@@ -205,7 +267,7 @@ describe('when GitHub fails (nock)', () => {
     assert.deepEqual(r.timers.delays, [BACKOFF.firstMs]);
     await fireAfter(r, BACKOFF.firstMs);
     assert.ok(scope.isDone());
-    assert.equal((await r.posts())['pending/posted'], 1);
+    assert.equal((await r.posts())['commit/pending/posted'], 1);
     assert.match(r.logs(), /will retry/);
     await r.statuses.stop();
   });
@@ -246,7 +308,7 @@ describe('when GitHub fails (nock)', () => {
     await accepted(r);
     assert.ok(scope.isDone());
     assert.equal(r.timers.scheduled, false, 'no retry');
-    assert.equal((await r.posts())['pending/failed'], 1);
+    assert.equal((await r.posts())['commit/pending/failed'], 1);
     const line = r.logs().split('\n').find((l) => l.includes('given up'))!;
     assert.ok(line, r.logs());
     assert.equal(JSON.parse(line).level, 50);
@@ -256,13 +318,64 @@ describe('when GitHub fails (nock)', () => {
     await r.statuses.stop();
   });
 
+  const refusals: [string, StatusKind, number, RegExp[]][] = [
+    ['a 403 on the deployment', 'deployment', 403, [/deployment status for acme\/shop deployment 1145988746 given up/, /\\"Deployments: write\\", a classic one repo_deployment/]],
+    ['a 404 on the commit', 'commit', 404, [/commit status for acme\/shop@9f2b1c4d5e6f given up/, /\\"Commit statuses: write\\", a classic one repo:status/]],
+  ];
+  for (const [name, refused, code, logged] of refusals) {
+    it(`${name} (a token without that permission) gives that kind up; the other is posted`, async () => {
+      const other: StatusKind = refused === 'commit' ? 'deployment' : 'commit';
+      const paths = { commit: PATH, deployment: `/repos/acme/shop/deployments/${GH_DEPLOYMENT}/statuses` };
+      const answers = { commit: refused === 'commit' ? code : 201, deployment: refused === 'deployment' ? code : 201 };
+      const scope = nock(API)
+        .post(paths.commit)
+        .times(2)
+        .reply(answers.commit, { message: 'Resource not accessible by personal access token' })
+        .post(paths.deployment)
+        .reply(answers.deployment, { message: 'Resource not accessible by personal access token' });
+      const r = rig(API, { post: ['commit', 'deployment'] });
+      const record = await accepted(r);
+      r.store.finishDeployment(record.id, failVerdict);
+      r.statuses.observer.deploymentFinished!(r.store.getDeployment(record.id)!);
+      await r.statuses.idle();
+      assert.ok(scope.isDone(), 'both kinds were tried, each once per state');
+      assert.equal(r.timers.scheduled, false, 'no retry');
+      const counted = await r.posts();
+      assert.equal(counted[`${refused}/failure/failed`], 1);
+      assert.equal(counted[`${other}/failure/posted`], 1);
+      const line = r.logs().split('\n').find((l) => l.includes('given up'))!;
+      assert.equal(JSON.parse(line).level, 50);
+      for (const pattern of logged) assert.match(line, pattern);
+      assert.match(line, new RegExp(`HTTP ${code}`));
+      await r.statuses.stop();
+    });
+  }
+
+  it('a deployment status held until the verdict is posted after a restart when the verdict came while smoke was down', async () => {
+    const store = openStore(':memory:');
+    const clock = { now: T0 };
+    const first = rig(API, { store, clock, post: ['deployment'] });
+    const record = await accepted(first);
+    await first.statuses.stop();
+    store.finishDeployment(record.id, { kind: 'inconclusive', cause: 'baseline', reasons: ['checkout fails on production too'] });
+
+    const bodies: Record<string, unknown>[] = [];
+    nock(API).post(`/repos/acme/shop/deployments/${GH_DEPLOYMENT}/statuses`, (body) => (bodies.push(body), true)).reply(201, {});
+    const second = rig(API, { store, clock, post: ['deployment'] });
+    second.statuses.start();
+    await second.statuses.idle();
+    assert.deepEqual(bodies.map((b) => [b.state, b.description]), [['error', 'Inconclusive: checkout fails on production too']]);
+    assert.ok(nock.isDone());
+    await second.statuses.stop();
+  });
+
   it(`gives up after ${MAX_ATTEMPTS} failed attempts`, async () => {
     nock(API).post(PATH).times(MAX_ATTEMPTS).reply(503, 'unavailable');
     const r = rig(API);
     await accepted(r);
     for (let i = 1; i < MAX_ATTEMPTS; i++) await fireAfter(r, r.timers.delays.at(-1)!);
     assert.equal(r.timers.scheduled, false);
-    assert.equal((await r.posts())['pending/failed'], 1);
+    assert.equal((await r.posts())['commit/pending/failed'], 1);
     assert.match(r.logs(), new RegExp(`gave up after ${MAX_ATTEMPTS} attempts`));
     await r.statuses.stop();
   });
@@ -280,7 +393,7 @@ describe('when GitHub fails (nock)', () => {
     r.statuses.observer.deploymentFinished!(r.store.getDeployment(record.id)!);
     await r.statuses.idle();
     assert.deepEqual(bodies.map((b) => b.state), ['pending', 'failure']);
-    assert.equal((await r.posts())['failure/posted'], 1);
+    assert.equal((await r.posts())['commit/failure/posted'], 1);
     await r.statuses.stop();
   });
 
@@ -297,7 +410,7 @@ describe('when GitHub fails (nock)', () => {
     r.statuses.observer.deploymentFinished!(r.store.getDeployment(record.id)!);
     await r.statuses.idle();
     assert.deepEqual(bodies.map((b) => b.state), ['pending', 'failure'], r.logs());
-    assert.deepEqual(await r.posts().then((p) => [p['pending/posted'], p['failure/posted']]), [1, 1]);
+    assert.deepEqual(await r.posts().then((p) => [p['commit/pending/posted'], p['commit/failure/posted']]), [1, 1]);
     await r.statuses.stop();
   });
 
@@ -355,7 +468,7 @@ describe('when GitHub fails (nock)', () => {
     const second = rig(API, { store, clock });
     second.statuses.start();
     await second.statuses.idle();
-    assert.equal((await second.posts())['pending/failed'], 1);
+    assert.equal((await second.posts())['commit/pending/failed'], 1);
     assert.match(second.logs(), /not posted within 24 h; last error: HTTP 503/);
     assert.ok(nock.isDone());
     await second.statuses.stop();

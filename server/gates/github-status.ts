@@ -1,33 +1,23 @@
 import type { DeploymentRecord } from '../store/records.ts';
 import type { Verdict } from '../verdict/types.ts';
-import type { GitHubStatusConfig } from './config.ts';
 
 /*
- * One commit status on GitHub (REST "Create a commit status",
- * `POST /repos/{owner}/{repo}/statuses/{sha}`, answered 201): what to say,
- * the request that says it, and what an attempt came to. Sending, retrying
- * and remembering are `github-statuses.ts`'s.
+ * What smoke tells GitHub about a deployment it verifies, whichever kind of
+ * status carries it (`github-status-kinds.ts` builds each kind's request),
+ * and what one attempt at posting came to. Sending, retrying and remembering
+ * are `github-statuses.ts`'s.
  */
 
-/** The states GitHub accepts for a commit status. */
-export type CommitState = 'pending' | 'success' | 'failure' | 'error';
+/** The states smoke posts; GitHub accepts each both for a commit status and a deployment status. */
+export type StatusState = 'pending' | 'success' | 'failure' | 'error';
 
-export const COMMIT_STATES = Object.keys({ pending: 1, success: 1, failure: 1, error: 1 } satisfies Record<CommitState, 1>) as CommitState[];
+export const STATUS_STATES = Object.keys({ pending: 1, success: 1, failure: 1, error: 1 } satisfies Record<StatusState, 1>) as StatusState[];
 
 /** GitHub refuses longer descriptions with a 422. */
 export const MAX_DESCRIPTION_CHARS = 140;
 
-/** The commit a GitHub-gated deployment verifies. */
-export interface CommitRef {
-  /** `owner/name`, as the webhook's `repository.full_name`. */
-  readonly repository: string;
-  readonly sha: string;
-  /** The smoke environment, for the context. */
-  readonly environment: string;
-}
-
-export interface CommitStatus {
-  readonly state: CommitState;
+export interface StatusUpdate {
+  readonly state: StatusState;
   readonly description: string;
 }
 
@@ -35,12 +25,12 @@ export interface CommitStatus {
 const shortVersion = (version: string) => (/^[0-9a-f]{40}$/i.test(version) ? version.slice(0, 7) : version);
 
 /** What GitHub shows while the verification runs. */
-export function pendingStatus(deployment: Pick<DeploymentRecord, 'version' | 'environment'>): CommitStatus {
+export function pendingStatus(deployment: Pick<DeploymentRecord, 'version' | 'environment'>): StatusUpdate {
   return { state: 'pending', description: clip(`smoke is verifying ${shortVersion(deployment.version)} on ${deployment.environment}`) };
 }
 
 /** A verdict as GitHub shows it: `failure` only when the deploy broke; smoke's own doubt is an `error`. */
-export function verdictStatus(verdict: Verdict): CommitStatus {
+export function verdictStatus(verdict: Verdict): StatusUpdate {
   const first = verdict.reasons[0];
   switch (verdict.kind) {
     case 'pass':
@@ -53,7 +43,7 @@ export function verdictStatus(verdict: Verdict): CommitStatus {
 }
 
 /** The status a deployment's state calls for now: pending until it is done, then its verdict. */
-export function deploymentStatus(deployment: DeploymentRecord): CommitStatus {
+export function deploymentStatus(deployment: DeploymentRecord): StatusUpdate {
   if (deployment.status !== 'done') return pendingStatus(deployment);
   if (deployment.verdict) return verdictStatus(deployment.verdict);
   return {
@@ -78,25 +68,14 @@ export interface StatusRequest {
   readonly body: string;
 }
 
-/** The request that posts `status`; pure, so what GitHub receives is tested apart from sending it. */
-export function statusRequest(config: GitHubStatusConfig, commit: CommitRef, status: CommitStatus, targetUrl: string): StatusRequest {
-  const [owner = '', repo = ''] = commit.repository.split('/');
-  const path = [owner, repo].map(encodeURIComponent).join('/');
+/** The headers GitHub documents for its REST API, with the token. */
+export function apiHeaders(token: string): Readonly<Record<string, string>> {
   return {
-    url: `${config.apiUrl}/repos/${path}/statuses/${encodeURIComponent(commit.sha)}`,
-    headers: {
-      accept: 'application/vnd.github+json',
-      authorization: `Bearer ${config.token.reveal()}`,
-      'content-type': 'application/json',
-      'user-agent': 'smoke-github-status/1',
-      'x-github-api-version': '2022-11-28',
-    },
-    body: JSON.stringify({
-      state: status.state,
-      target_url: targetUrl,
-      description: status.description,
-      context: config.context.replaceAll('{environment}', commit.environment),
-    }),
+    accept: 'application/vnd.github+json',
+    authorization: `Bearer ${token}`,
+    'content-type': 'application/json',
+    'user-agent': 'smoke-github-status/1',
+    'x-github-api-version': '2022-11-28',
   };
 }
 
@@ -105,7 +84,7 @@ export type PostOutcome =
   | { readonly kind: 'posted'; readonly statusCode: number }
   /** A network error, a timeout, a 5xx or a rate limit: worth trying again, no sooner than `retryAfterMs` when GitHub said. */
   | { readonly kind: 'retry'; readonly statusCode?: number; readonly error: string; readonly retryAfterMs?: number }
-  /** GitHub refused it for good (a bad token, no access, an unknown commit): sending it again would not help. */
+  /** GitHub refused it for good (a bad token, no access, an unknown commit): sending it again would not help. The kind adds what a 403, 404 or 422 means for it. */
   | { readonly kind: 'rejected'; readonly statusCode: number; readonly error: string };
 
 /** Most of an error body worth keeping. */
@@ -157,7 +136,5 @@ function hint(statusCode: number): string {
   // Following a 301/302 would turn the POST into a GET, which "succeeds" without posting anything.
   if (statusCode >= 300 && statusCode < 400) return ' (the repository moved or was renamed: redirects are not followed for a POST)';
   if (statusCode === 401) return ' (gates.github.token is invalid or expired)';
-  if (statusCode === 403 || statusCode === 404) return ' (check that gates.github.token may write commit statuses to this repository)';
-  if (statusCode === 422) return ' (GitHub does not know the commit, or it has 1000 statuses in this context)';
   return '';
 }

@@ -6,8 +6,9 @@ import type { DeploymentRecord } from '../store/records.ts';
 import type { Store } from '../store/store.ts';
 import type { RunObserver } from '../verification/observer.ts';
 import type { Timers } from '../verification/settlement.ts';
-import type { GitHubStatusConfig } from './config.ts';
-import { COMMIT_STATES, deploymentStatus, postStatus, statusRequest, verdictStatus, type CommitStatus, type PostOutcome } from './github-status.ts';
+import { STATUS_KINDS, type GitHubStatusConfig } from './config.ts';
+import { deploymentStatus, postStatus, verdictStatus, type PostOutcome, type StatusUpdate } from './github-status.ts';
+import { describeTarget, postsPending, refusalHint, STATUS_KIND_INFO, statusRequest, type StatusTarget } from './github-status-kinds.ts';
 import type { QueuedStatus, StatusQueue, StatusTransition } from './github-status-queue.ts';
 
 /** Statuses posted at once. */
@@ -40,9 +41,25 @@ export interface GitHubStatusesDeps {
   readonly timers?: Timers;
 }
 
+/** The GitHub deployment, from the `deployment_status` webhook, whose `success` started a verification. */
+export interface GitHubOrigin {
+  /** `owner/name`. */
+  readonly repository: string;
+  /** GitHub's `deployment.id`. */
+  readonly deploymentId: number;
+  /** The deployed commit; without it no commit status is posted. */
+  readonly sha?: string;
+  /** `deployment_status.environment_url`, kept on smoke's deployment status. */
+  readonly environmentUrl?: string;
+}
+
 export interface GitHubStatuses {
-  /** The gate started (or found) `deployment` for this commit: GitHub shows it pending, then its verdict. Never throws. */
-  accepted(deployment: DeploymentRecord, commit: { readonly repository: string; readonly sha?: string }): void;
+  /**
+   * The gate started (or found) `deployment` for this GitHub deployment: the
+   * commit shows it pending, then its verdict; the deployment gets the
+   * verdict. Never throws.
+   */
+  accepted(deployment: DeploymentRecord, origin: GitHubOrigin): void;
   /** Turns verdicts of tracked deployments into their final status. */
   readonly observer: RunObserver;
   /** Settles what a crash left behind, then posts what is due. */
@@ -59,8 +76,10 @@ const realTimers: Timers = {
 };
 
 /**
- * Writes smoke's verdict back to GitHub as a commit status whose "Details"
- * link opens the deployment page. Posting happens on its own timer, off the
+ * Writes smoke's verdict back to GitHub as a commit status and a deployment
+ * status (`gates.github.post`), each linking the deployment page. Each kind
+ * is its own row with its own retries, so a token that may write only one
+ * kind costs the other nothing. Posting happens on its own timer, off the
  * request path and after the verdict is stored, so a slow or refusing GitHub
  * never delays a verdict or a rollback signal.
  */
@@ -70,11 +89,13 @@ export function createGitHubStatuses(deps: GitHubStatusesDeps): GitHubStatuses {
   const timers = deps.timers ?? realTimers;
   const posts = new Counter({
     name: 'smoke_github_status_posts_total',
-    help: 'GitHub commit statuses by state and whether GitHub took them (posted) or smoke gave up (failed).',
-    labelNames: ['state', 'result'] as const,
+    help: 'GitHub statuses by kind (commit, deployment), state and whether GitHub took them (posted) or smoke gave up (failed).',
+    labelNames: ['kind', 'state', 'result'] as const,
     registers: [deps.registry],
   });
-  for (const state of COMMIT_STATES) for (const result of ['posted', 'failed'] satisfies PostResult[]) posts.inc({ state, result }, 0);
+  for (const kind of STATUS_KINDS) {
+    for (const state of STATUS_KIND_INFO[kind].states) for (const result of ['posted', 'failed'] satisfies PostResult[]) posts.inc({ kind, state, result }, 0);
+  }
 
   let stopped = true;
   let timer: unknown;
@@ -101,7 +122,7 @@ export function createGitHubStatuses(deps: GitHubStatusesDeps): GitHubStatuses {
     sweeping = sweep(config)
       .catch((err: unknown) => {
         pauseMs = STORE_RETRY_MS;
-        logger.error({ err: describeError(err), retryInMs: pauseMs }, 'a GitHub commit status could not be recorded: the store refuses writes; retrying');
+        logger.error({ err: describeError(err), retryInMs: pauseMs }, 'a GitHub status could not be recorded: the store refuses writes; retrying');
       })
       .finally(() => {
         sweeping = undefined;
@@ -129,7 +150,7 @@ export function createGitHubStatuses(deps: GitHubStatusesDeps): GitHubStatuses {
   }
 
   async function attempt(config: GitHubStatusConfig, row: QueuedStatus): Promise<void> {
-    const log = logger.child({ deploymentId: row.deploymentId, repository: row.repository, sha: row.sha, state: row.state });
+    const log = logger.child({ deploymentId: row.deploymentId, kind: row.kind, target: describeTarget(row), state: row.state });
     const startedAt = now();
     if (startedAt - row.updatedAtMs >= MAX_AGE_MS) {
       return settle(log, row, { status: 'failed', error: `not posted within ${MAX_AGE_MS / 3_600_000} h${row.lastError ? `; last error: ${row.lastError}` : ''}` });
@@ -137,27 +158,29 @@ export function createGitHubStatuses(deps: GitHubStatusesDeps): GitHubStatuses {
     const link = linksFrom(deps.publicBase()).page.deployment(row.deploymentId);
     const outcome = await postStatus(statusRequest(config, row, row, link), ATTEMPT_TIMEOUT_MS, startedAt, halt.signal);
     if (outcome.kind === 'retry' && halt.signal.aborted) return; // Stopping: the row stays queued for the next start.
-    settle(log, row, transition(row, outcome, now()));
+    const explained = outcome.kind === 'rejected' ? { ...outcome, error: outcome.error + refusalHint(row, outcome.statusCode) } : outcome;
+    settle(log, row, transition(row, explained, now()));
   }
 
   function settle(log: Logger, row: QueuedStatus, then: StatusTransition): void {
-    queue.record(row.deploymentId, row.revision, then, now());
+    queue.record(row, then, now());
+    const noun = STATUS_KIND_INFO[row.kind].noun;
     if (then.status === 'queued') {
-      log.warn({ attempt: row.attempts + 1, error: then.error, retryAt: new Date(then.nextAttemptAtMs).toISOString() }, 'GitHub commit status not posted; will retry');
+      log.warn({ attempt: row.attempts + 1, error: then.error, retryAt: new Date(then.nextAttemptAtMs).toISOString() }, `GitHub ${noun} not posted; will retry`);
       return;
     }
-    posts.inc({ state: row.state, result: then.status });
-    if (then.status === 'posted') log.info({ attempt: row.attempts + 1 }, 'GitHub commit status posted');
-    else log.error({ attempt: row.attempts + 1, error: then.error }, `GitHub commit status for ${row.repository}@${row.sha.slice(0, 12)} given up`);
+    posts.inc({ kind: row.kind, state: row.state, result: then.status });
+    if (then.status === 'posted') log.info({ attempt: row.attempts + 1 }, `GitHub ${noun} posted`);
+    else log.error({ attempt: row.attempts + 1, error: then.error }, `GitHub ${noun} for ${describeTarget(row)} given up`);
   }
 
   /** Records a new state for a tracked deployment and posts it; untracked deployments are not the gate's. */
-  function change(deploymentId: string, status: CommitStatus): void {
+  function change(deploymentId: string, status: StatusUpdate): void {
     if (!config) return;
     try {
-      if (queue.change(deploymentId, status, now())) wake();
+      if (queue.change(deploymentId, status, now()) > 0) wake();
     } catch (err) {
-      logger.error({ err: describeError(err), deploymentId, retryInMs: STORE_RETRY_MS }, 'a GitHub commit status could not be queued: the store refuses writes; retrying');
+      logger.error({ err: describeError(err), deploymentId, retryInMs: STORE_RETRY_MS }, 'a GitHub status could not be queued: the store refuses writes; retrying');
       if (missed || stopped) return;
       missed = true;
       if (!sweeping) {
@@ -170,32 +193,32 @@ export function createGitHubStatuses(deps: GitHubStatusesDeps): GitHubStatuses {
   /** Deployments judged while a crash or a full disk kept their verdict from the queue: their pending status is replaced. */
   function catchUp(): void {
     try {
-      for (const row of queue.awaitingVerdict(1_000)) {
-        const deployment = store.getDeployment(row.deploymentId);
-        if (deployment?.status === 'done') change(row.deploymentId, deploymentStatus(deployment));
+      // One change covers every kind of the deployment.
+      for (const deploymentId of new Set(queue.awaitingVerdict(1_000).map((row) => row.deploymentId))) {
+        const deployment = store.getDeployment(deploymentId);
+        if (deployment?.status === 'done') change(deploymentId, deploymentStatus(deployment));
       }
     } catch (err) {
-      logger.error({ err: describeError(err) }, 'GitHub commit statuses: the catch-up failed; retrying');
+      logger.error({ err: describeError(err) }, 'GitHub statuses: the catch-up failed; retrying');
       missed = true;
     }
   }
 
   return {
-    accepted(deployment, commit) {
+    accepted(deployment, origin) {
       if (!config) return;
-      const log = logger.child({ deploymentId: deployment.id, repository: commit.repository });
-      if (!commit.sha) {
-        log.warn('the GitHub deployment names no commit sha: no commit status is posted');
-        return;
+      const log = logger.child({ deploymentId: deployment.id, repository: origin.repository, githubDeploymentId: origin.deploymentId });
+      const status = deploymentStatus(deployment);
+      for (const target of targetsOf(config, deployment, origin, log)) {
+        try {
+          // A redelivery, or GitHub's webhook about smoke's own deployment status, finds the row there: nothing new.
+          const fresh = queue.track(deployment.id, target, status, !postsPending(target.kind), now());
+          if (fresh) log.info({ kind: target.kind, state: status.state }, `GitHub ${STATUS_KIND_INFO[target.kind].noun} queued`);
+        } catch (err) {
+          log.error({ err: describeError(err), kind: target.kind }, `a GitHub ${STATUS_KIND_INFO[target.kind].noun} could not be queued: the store refuses writes`);
+        }
       }
-      try {
-        const status = deploymentStatus(deployment);
-        const fresh = queue.track(deployment.id, { repository: commit.repository, sha: commit.sha, environment: deployment.environment }, status, now());
-        if (fresh) log.info({ sha: commit.sha, state: status.state }, 'GitHub commit status queued');
-        wake();
-      } catch (err) {
-        log.error({ err: describeError(err) }, 'a GitHub commit status could not be queued: the store refuses writes');
-      }
+      wake();
     },
     observer: {
       verdictGiven(run, verdict) {
@@ -207,7 +230,7 @@ export function createGitHubStatuses(deps: GitHubStatusesDeps): GitHubStatuses {
     },
     start() {
       if (!config) {
-        logger.info('GitHub commit statuses are off: set gates.github.token to post them');
+        logger.info('GitHub statuses are off: set gates.github.token to post them');
         return;
       }
       stopped = false;
@@ -226,6 +249,19 @@ export function createGitHubStatuses(deps: GitHubStatusesDeps): GitHubStatuses {
       while (sweeping) await sweeping;
     },
   };
+}
+
+/** Where `gates.github.post` says the deployment's statuses go. */
+function targetsOf(config: GitHubStatusConfig, deployment: DeploymentRecord, origin: GitHubOrigin, log: Logger): StatusTarget[] {
+  const place = { repository: origin.repository, environment: deployment.environment };
+  return config.post.flatMap((kind): StatusTarget[] => {
+    if (kind === 'deployment') {
+      return [{ kind, ...place, githubDeploymentId: origin.deploymentId, ...(origin.environmentUrl && { environmentUrl: origin.environmentUrl }) }];
+    }
+    if (origin.sha) return [{ kind, ...place, sha: origin.sha }];
+    log.warn('the GitHub deployment names no commit sha: no commit status is posted');
+    return [];
+  });
 }
 
 /** What an attempt leads to: posted, given up, or tried again after GitHub's wait or the backoff. */

@@ -31,6 +31,21 @@ describe('GitHub gate', () => {
     it(`rejects a signature ${name}`, () => assert.equal(verifyGitHubSignature(secret, body, header), false));
   }
 
+  const environmentUrls: [string, unknown, string | undefined][] = [
+    ['an http(s) URL is kept', 'https://canary.shop.example.com/', 'https://canary.shop.example.com/'],
+    ["GitHub's empty string is dropped", '', undefined],
+    ['null is dropped', null, undefined],
+    ['a javascript: URL is dropped', 'javascript:alert(1)', undefined],
+    ['an overlong URL is dropped', `https://x.example.com/${'a'.repeat(3000)}`, undefined],
+  ];
+  for (const [name, value, kept] of environmentUrls) {
+    it(`deployment_status.environment_url: ${name}, never refusing the delivery`, () => {
+      const payload = deploymentStatusPayload();
+      const event = deploymentStatusEvent.parse({ ...payload, deployment_status: { ...payload.deployment_status, environment_url: value } });
+      assert.equal(event.deployment_status.environment_url, kept);
+    });
+  }
+
   it('reads JSON and form-encoded deliveries, and never quotes a broken body', () => {
     const json = JSON.stringify({ a: 1 });
     assert.deepEqual(parseGitHubBody(Buffer.from(json), 'application/json'), { a: 1 });

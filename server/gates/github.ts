@@ -1,7 +1,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { RequestError } from '../errors.ts';
+import { httpUrl } from '../values/primitives.ts';
 import { printable } from './fields.ts';
+
+/** Longer environment URLs are not kept: a sanity cap on what is stored and sent back, not a GitHub rule. */
+const MAX_ENVIRONMENT_URL_CHARS = 2_048;
 
 /** `sha256=` + the hex HMAC-SHA256 of the raw body, keyed with the webhook's secret. */
 export function githubSignature(secret: string, body: Buffer | string): string {
@@ -44,6 +48,15 @@ export function parseGitHubBody(raw: Buffer, contentType: string | undefined): u
 export const deploymentStatusEvent = z.object({
   deployment_status: z.object({
     state: z.string({ error: 'must be a string' }),
+    /**
+     * Passed back on smoke's deployment status, so only a URL GitHub could
+     * have stored; anything else (GitHub sends null or '' when unset) is dropped,
+     * never a reason to refuse the delivery.
+     */
+    environment_url: httpUrl
+      .max(MAX_ENVIRONMENT_URL_CHARS)
+      .optional()
+      .catch(undefined),
   }),
   deployment: z.object({
     id: z.number({ error: 'must be a number' }).int({ error: 'must be a whole number' }).nonnegative({ error: 'must not be negative' }),

@@ -278,6 +278,20 @@ describe('overview', () => {
   });
 });
 
+/** A schedule as the scheduler lists it: idle, not failing, never run. */
+function scheduleStatus(schedule: { name: string; cron: string; environments: string[] }): ScheduleStatus {
+  return {
+    schedule: { ...schedule, timezone: 'UTC', jitterSeconds: 0 },
+    nextRunAt: null,
+    recheckAt: null,
+    running: false,
+    activeRunIds: [],
+    failing: false,
+    lastRun: undefined,
+    ticks: { started: 0, skipped: 0, missed: 0 },
+  } as unknown as ScheduleStatus;
+}
+
 describe('schedules page', () => {
   it("shows each schedule's next run and its last runs as marks, newest right, each in words too", async () => {
     const status = {
@@ -319,6 +333,31 @@ describe('schedules page', () => {
     }
   });
 
+  it('gives each environment of a schedule its own strip, so one failing environment does not read as flapping', async () => {
+    const status = scheduleStatus({ name: 'watch', cron: '0 * * * *', environments: ['production', 'canary'] });
+    const pages = await serve('', { schedules: [status] });
+    try {
+      for (const [target, environments, kind] of [
+        ['production', ['production'], 'pass'],
+        ['canary', ['canary', 'production'], 'fail'],
+        ['production', ['production'], 'pass'],
+      ] as const) {
+        const run = pages.store.createRun({ trigger: 'schedule', target, environments: [...environments], schedule: 'watch' });
+        pages.store.finishRun(run.id, { status: 'done', verdict: kind === 'pass' ? { kind, reasons: [], flaky: [] } : failVerdict('f') });
+      }
+      const page = (await pages.get('/schedules')).text;
+      const strip = (environment: string) => {
+        const list = new RegExp(`id="strip-watch-${environment}"><strong>${environment}</strong>: last (\\d+) runs?, oldest first:</p>\\s*<ol[^>]*>([\\s\\S]*?)</ol>`).exec(page);
+        assert.ok(list, `no strip for ${environment}`);
+        return [...list[2]!.matchAll(/<a class="mark (\w+)"/g)].map((m) => m[1]);
+      };
+      assert.deepEqual(strip('production'), ['pass', 'pass']);
+      assert.deepEqual(strip('canary'), ['fail']);
+    } finally {
+      await pages.close();
+    }
+  });
+
   it('says so when no schedule is configured', async () => {
     const pages = await serve('');
     try {
@@ -332,18 +371,7 @@ describe('schedules page', () => {
 describe('pages behind a path prefix', () => {
   it("starts every link of every page with the prefix, and answers at it", async () => {
     const pages = await serve('/smoke', {
-      schedules: [
-        {
-          schedule: { name: 'nightly', cron: '0 3 * * *', timezone: 'UTC', environments: ['production'] },
-          nextRunAt: null,
-          recheckAt: null,
-          running: false,
-          activeRunIds: [],
-          failing: false,
-          lastRun: undefined,
-          ticks: { started: 0, skipped: 0, missed: 0 },
-        } as unknown as ScheduleStatus,
-      ],
+      schedules: [scheduleStatus({ name: 'nightly', cron: '0 3 * * *', environments: ['production'] })],
     });
     try {
       const { deployment, run } = failedDeploy(pages.store);

@@ -77,7 +77,7 @@ export function pageRoutes(deps: PageDeps): Router {
   router.get('/runs/:id/live', (req, res) => send(res, runLive(run(req.params.id), paths)));
 
   router.get('/schedules', (req, res) => {
-    const rows = deps.scheduler.list().map((status) => ({ status, runs: store.listRuns({ schedule: status.schedule.name, limit: STRIP_RUNS }) }));
+    const rows = deps.scheduler.list().map((status) => ({ status, runs: store.listRuns({ schedule: status.schedule.name, limit: STRIP_RUNS * status.schedule.environments.length }) }));
     send(res, schedulesPage(rows, paths, signedIn(req)));
   });
 

@@ -10,7 +10,7 @@ export const STRIP_RUNS = 20;
 
 export interface ScheduleRow {
   readonly status: ScheduleStatus;
-  /** Its newest runs, newest first (as the store lists them). */
+  /** Its newest runs (up to `STRIP_RUNS` per environment), newest first as the store lists them. */
   readonly runs: readonly RunRecord[];
 }
 
@@ -35,16 +35,30 @@ function scheduleSection({ status, runs }: ScheduleRow, paths: PagePaths): SafeH
 <div><dt>Next run</dt><dd>${status.nextRunAt ? time(status.nextRunAt.toISOString()) : html`<span class="muted">not scheduled (stopped)</span>`}</dd></div>
 ${status.recheckAt && html`<div><dt>Re-check</dt><dd>${time(status.recheckAt.toISOString())}</dd></div>`}
 </dl>
-${strip(schedule.name, runs, paths)}
+${strips(schedule.name, schedule.environments, runs, paths)}
 </section>`;
 }
 
-/** The last runs as marks, oldest left and newest right; each says its result in words to assistive tech and on hover. */
-function strip(name: string, runs: readonly RunRecord[], paths: PagePaths): SafeHtml {
+/**
+ * One strip per environment the schedule checks: production failing while
+ * staging passes must not read as a flapping schedule.
+ */
+function strips(name: string, environments: readonly string[], runs: readonly RunRecord[], paths: PagePaths): SafeHtml[] | SafeHtml {
   if (runs.length === 0) return html`<p class="empty">No run yet.</p>`;
+  if (environments.length === 1) return strip(name, undefined, runs.slice(0, STRIP_RUNS), paths);
+  return environments.map((environment) =>
+    strip(name, environment, runs.filter((run) => run.target === environment).slice(0, STRIP_RUNS), paths),
+  );
+}
+
+/** The last runs as marks, oldest left and newest right; each says its result in words to assistive tech and on hover. */
+function strip(name: string, environment: string | undefined, runs: readonly RunRecord[], paths: PagePaths): SafeHtml {
+  const id = `strip-${name}${environment ? `-${environment}` : ''}`;
+  const on = environment ? html`<strong>${environment}</strong>: ` : '';
+  if (runs.length === 0) return html`<p class="strip-label">${on}${environment ? 'no run yet' : 'No run yet'}.</p>`;
   const ordered = [...runs].reverse();
-  return html`<p class="strip-label" id="strip-${name}">Last ${runs.length} run${runs.length === 1 ? '' : 's'}, oldest first:</p>
-<ol class="strip" aria-labelledby="strip-${name}">
+  return html`<p class="strip-label" id="${id}">${on}${environment ? 'last' : 'Last'} ${runs.length} run${runs.length === 1 ? '' : 's'}, oldest first:</p>
+<ol class="strip" aria-labelledby="${id}">
 ${ordered.map((run) => {
   const tone = runTone(run);
   const label = `${tone.word} on ${run.target}, ${run.createdAt.slice(0, 19).replace('T', ' ')} UTC (${run.id})`;

@@ -132,22 +132,28 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX runs_seq ON runs (seq);
   CREATE INDEX flow_results_flow ON flow_results (environment, flow);
   `,
-  // The commit status each GitHub-gated deployment should show and whether GitHub has it yet.
-  // No foreign key: retention may delete the deployment before the row's own retention ends.
+  // What each GitHub-gated deployment should show on GitHub and whether GitHub has it yet: a
+  // commit status on the deployed sha and a deployment status on the GitHub deployment (which
+  // says nothing until the verdict: 'waiting'). One row per (deployment, kind). No foreign key:
+  // retention may delete the deployment before the row's own retention ends.
   `
   CREATE TABLE github_statuses (
-    deployment_id   TEXT PRIMARY KEY,
-    repository      TEXT NOT NULL,
-    sha             TEXT NOT NULL,
-    environment     TEXT NOT NULL,
-    state           TEXT NOT NULL CHECK (state IN ('pending', 'success', 'failure', 'error')),
-    description     TEXT NOT NULL,
-    status          TEXT NOT NULL CHECK (status IN ('queued', 'posted', 'failed')),
-    attempts        INTEGER NOT NULL,
-    next_attempt_at INTEGER NOT NULL,
-    updated_at      INTEGER NOT NULL,
-    revision        INTEGER NOT NULL,
-    last_error      TEXT
+    deployment_id        TEXT NOT NULL,
+    kind                 TEXT NOT NULL CHECK (kind IN ('commit', 'deployment')),
+    repository           TEXT NOT NULL,
+    sha                  TEXT CHECK (kind <> 'commit' OR sha IS NOT NULL),
+    github_deployment_id INTEGER CHECK (kind <> 'deployment' OR github_deployment_id IS NOT NULL),
+    environment_url      TEXT,
+    environment          TEXT NOT NULL,
+    state                TEXT NOT NULL CHECK (state IN ('pending', 'success', 'failure', 'error')),
+    description          TEXT NOT NULL,
+    status               TEXT NOT NULL CHECK (status IN ('waiting', 'queued', 'posted', 'failed')),
+    attempts             INTEGER NOT NULL,
+    next_attempt_at      INTEGER NOT NULL,
+    updated_at           INTEGER NOT NULL,
+    revision             INTEGER NOT NULL,
+    last_error           TEXT,
+    PRIMARY KEY (deployment_id, kind)
   );
   CREATE INDEX github_statuses_due ON github_statuses (next_attempt_at) WHERE status = 'queued';
   CREATE INDEX github_statuses_age ON github_statuses (updated_at) WHERE status <> 'queued';

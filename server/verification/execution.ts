@@ -9,7 +9,7 @@ import type { RunRecord } from '../store/records.ts';
 import type { Store } from '../store/store.ts';
 import { confirmedFail, judge } from '../verdict/judge.ts';
 import type { AttemptCounts, FlowResult, Reachability, RunnerOutcome, RunTimings, Verdict } from '../verdict/types.ts';
-import { runFlows } from './flows.ts';
+import { emptyReport, runFlows } from './flows.ts';
 import type { RunObserver } from './observer.ts';
 import type { Ending } from './settlement.ts';
 
@@ -133,7 +133,7 @@ export async function execute(deps: ExecutionDeps, run: RunRecord, controller: A
             decide();
           },
         })
-      : { outcome: { kind: 'completed' }, results: [], diagnostics: [], attempts: {}, timings: {} };
+      : emptyReport({ kind: 'completed' });
     diagnostics.push(...report.diagnostics);
 
     const stop = controller.signal.aborted ? (controller.signal.reason as StopReason) : undefined;

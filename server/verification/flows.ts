@@ -132,6 +132,7 @@ function merge(onTarget: RunReport, onBaseline: readonly RunReport[]): RunReport
   };
 }
 
-function emptyReport(outcome: RunnerOutcome): RunReport {
+/** A report of no flows: for a run whose target could not be reached, or an invocation that never ran. */
+export function emptyReport(outcome: RunnerOutcome): RunReport {
   return { outcome, results: [], diagnostics: [], attempts: {}, timings: {} };
 }
