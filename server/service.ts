@@ -48,7 +48,8 @@ export interface RunOptions {
  * starts it; `close()` tears them down in reverse.
  */
 export async function run(config: Config, options: RunOptions): Promise<Service> {
-  const { logger } = options;
+  // Every line this replica logs names it, as its runs do.
+  const logger = options.logger.child({ replica: config.server.instanceId });
   const browser = options.browser ?? chooseBrowser();
   logger.info(
     { browser: browser.kind === 'missing' ? browser : { kind: browser.kind, executablePath: browser.executablePath } },
@@ -90,10 +91,23 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
     logger: logger.child({ subsystem: 'github-status' }),
     publicBase: () => config.server.publicUrl ?? url,
   });
+  const retentionLogger = logger.child({ subsystem: 'retention' });
+  const pruner = createPruner({
+    retentionDays: config.storage.retentionDays,
+    databaseFile: config.storage.database,
+    artifactsDir: config.storage.artifacts,
+    store,
+    outbox,
+    deliveries,
+    metrics: createStorageMetrics(registry),
+    logger: retentionLogger,
+    clock: systemClock(retentionLogger),
+  });
   const observers: RunObserver[] = [
     createMetricsObserver({ registry, environments: [...config.environments.keys()], store }),
     signals.observer,
     githubStatuses.observer,
+    pruner.observer,
   ];
   const verifier = createVerifier({ config, store, runner, observers, logger: logger.child({ subsystem: 'verifier' }) });
   verifier.recover();
@@ -112,18 +126,6 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
     deliveries,
     githubStatuses,
     logger: logger.child({ subsystem: 'gates' }),
-  });
-  const retentionLogger = logger.child({ subsystem: 'retention' });
-  const pruner = createPruner({
-    retentionDays: config.storage.retentionDays,
-    databaseFile: config.storage.database,
-    artifactsDir: config.storage.artifacts,
-    store,
-    outbox,
-    deliveries,
-    metrics: createStorageMetrics(registry),
-    logger: retentionLogger,
-    clock: systemClock(retentionLogger),
   });
 
   // Playwright's HTML report of a run, built from its blobs when first opened.

@@ -42,16 +42,65 @@ describe('config validation', () => {
     },
     { name: 'misspelt key', text: `${MINIMAL}suite:\n  retires: 2\n`, issue: 'suite.retires: unknown key (check its spelling)' },
     { name: 'unknown top-level key', text: `${MINIMAL}enviroments: {}\n`, issue: 'enviroments: unknown key (check its spelling)' },
-    { name: 'negative retries', text: `${MINIMAL}suite:\n  retries: -1\n`, issue: 'suite.retries: must be at least 0' },
-    { name: 'fractional workers', text: `${MINIMAL}suite:\n  workers: 1.5\n`, issue: 'suite.workers: must be a whole number' },
-    { name: 'port out of range', text: `${MINIMAL}server:\n  port: 70000\n`, issue: 'server.port: must be at most 65535' },
-    { name: 'port not a number', text: `${MINIMAL}server:\n  port: http\n`, issue: 'server.port: must be a whole number' },
-    { name: 'deadline too short', text: `${MINIMAL}runs:\n  deadlineSeconds: 1\n`, issue: 'runs.deadlineSeconds: must be at least 5' },
+    { name: 'negative retries', text: `${MINIMAL}suite:\n  retries: -1\n`, issue: 'suite.retries: must be a whole number from 0 to 10, not -1' },
+    { name: 'fractional workers', text: `${MINIMAL}suite:\n  workers: 1.5\n`, issue: 'suite.workers: must be a whole number from 1 to 64, not 1.5' },
+    { name: 'port out of range', text: `${MINIMAL}server:\n  port: 70000\n`, issue: 'server.port: must be a whole number from 0 to 65535, not 70000' },
+    { name: 'port not a number', text: `${MINIMAL}server:\n  port: http\n`, issue: "server.port: must be a whole number from 0 to 65535, not 'http'" },
+    { name: 'port left empty', text: `${MINIMAL}server:\n  port:\n`, issue: 'server.port: must be a whole number from 0 to 65535, not empty' },
+    {
+      name: 'port from a variable holding a word',
+      text: `${MINIMAL}server:\n  port: \${SMOKE_PORT}\n`,
+      env: { SMOKE_PORT: 'abc' },
+      issue: "server.port: must be a whole number from 0 to 65535, not 'abc' (set by ${SMOKE_PORT})",
+    },
+    {
+      name: 'port from a variable with digits then letters',
+      text: `${MINIMAL}server:\n  port: \${SMOKE_PORT:-8080}\n`,
+      env: { SMOKE_PORT: '80abc' },
+      issue: "server.port: must be a whole number from 0 to 65535, not '80abc' (set by ${SMOKE_PORT})",
+    },
+    {
+      name: 'port from a variable in exponent form',
+      text: `${MINIMAL}server:\n  port: \${SMOKE_PORT}\n`,
+      env: { SMOKE_PORT: '8e3' },
+      issue: "server.port: must be a whole number from 0 to 65535, not '8e3' (set by ${SMOKE_PORT})",
+    },
+    {
+      name: 'port from a variable out of range',
+      text: `${MINIMAL}server:\n  port: \${SMOKE_PORT}\n`,
+      env: { SMOKE_PORT: '65536' },
+      issue: 'server.port: must be a whole number from 0 to 65535, not 65536 (set by ${SMOKE_PORT})',
+    },
+    {
+      name: 'concurrency from a variable holding a fraction',
+      text: `${MINIMAL}runs:\n  concurrency: \${SMOKE_CONCURRENCY}\n`,
+      env: { SMOKE_CONCURRENCY: '1.5' },
+      issue: "runs.concurrency: must be a whole number from 1 to 32, not '1.5' (set by ${SMOKE_CONCURRENCY})",
+    },
+    {
+      name: 'a variable naming only itself, never the secret beside it',
+      text: `${MINIMAL}server:\n  apiToken: "abc\${SMOKE_TOKEN_SUFFIX:-xyz}"\n`,
+      issue: 'server.apiToken: must be at least 16 characters (set by ${SMOKE_TOKEN_SUFFIX})',
+    },
+    { name: 'instance id with a space', text: `${MINIMAL}server:\n  instanceId: smoke one\n`, issue: 'server.instanceId: must be 1 to 128 printable characters without spaces, such as a pod or host name' },
+    { name: 'empty instance id', text: `${MINIMAL}server:\n  instanceId: ""\n`, issue: 'server.instanceId: must be 1 to 128 printable characters without spaces, such as a pod or host name' },
+    {
+      name: 'instance id past 128 characters',
+      text: `${MINIMAL}server:\n  instanceId: ${'r'.repeat(129)}\n`,
+      issue: 'server.instanceId: must be 1 to 128 printable characters without spaces, such as a pod or host name',
+    },
+    {
+      name: 'instance id from a variable holding a space',
+      text: `${MINIMAL}server:\n  instanceId: \${POD_NAME}\n`,
+      env: { POD_NAME: 'smoke 0' },
+      issue: 'server.instanceId: must be 1 to 128 printable characters without spaces, such as a pod or host name (set by ${POD_NAME})',
+    },
+    { name: 'deadline too short', text: `${MINIMAL}runs:\n  deadlineSeconds: 1\n`, issue: 'runs.deadlineSeconds: must be a whole number from 5 to 86400, not 1' },
     { name: 'short api token', text: `${MINIMAL}server:\n  apiToken: abc\n`, issue: 'server.apiToken: must be at least 16 characters' },
-    { name: 'retention of zero days', text: `${MINIMAL}storage:\n  retentionDays: 0\n`, issue: 'storage.retentionDays: must be at least 1' },
-    { name: 'retention of half a day', text: `${MINIMAL}storage:\n  retentionDays: 0.5\n`, issue: 'storage.retentionDays: must be a whole number' },
-    { name: 'retention past ten years', text: `${MINIMAL}storage:\n  retentionDays: 4000\n`, issue: 'storage.retentionDays: must be at most 3650' },
-    { name: 'retention as words', text: `${MINIMAL}storage:\n  retentionDays: a month\n`, issue: 'storage.retentionDays: must be a whole number' },
+    { name: 'retention of zero days', text: `${MINIMAL}storage:\n  retentionDays: 0\n`, issue: 'storage.retentionDays: must be a whole number from 1 to 3650, not 0' },
+    { name: 'retention of half a day', text: `${MINIMAL}storage:\n  retentionDays: 0.5\n`, issue: 'storage.retentionDays: must be a whole number from 1 to 3650, not 0.5' },
+    { name: 'retention past ten years', text: `${MINIMAL}storage:\n  retentionDays: 4000\n`, issue: 'storage.retentionDays: must be a whole number from 1 to 3650, not 4000' },
+    { name: 'retention as words', text: `${MINIMAL}storage:\n  retentionDays: a month\n`, issue: "storage.retentionDays: must be a whole number from 1 to 3650, not 'a month'" },
     {
       name: 'environment name with capitals',
       text: 'environments:\n  Canary:\n    baseURL: http://c\n',
@@ -112,9 +161,9 @@ describe('config validation', () => {
   });
 
   it('fills every default and resolves paths against the config file', () => {
-    const config = parseConfig(MINIMAL, FILE, {});
+    const config = parseConfig(MINIMAL, FILE, {}, { hostname: 'smoke-7f9c', pid: 4242 });
     assert.equal(config.service, 'app');
-    assert.deepEqual({ ...config.server }, { host: '0.0.0.0', port: 8080 });
+    assert.deepEqual({ ...config.server }, { host: '0.0.0.0', port: 8080, instanceId: 'smoke-7f9c-4242' });
     assert.equal(config.suite.path, '/etc/smoke/playwright.config.ts');
     assert.equal(config.suite.kind, 'config');
     assert.equal(config.suite.grep, '@critical');
@@ -135,6 +184,25 @@ describe('config validation', () => {
   it('keeps the retention given, also from an environment variable, beside the other storage defaults', () => {
     const config = parseConfig(`${MINIMAL}storage:\n  retentionDays: \${SMOKE_RETENTION_DAYS}\n`, FILE, { SMOKE_RETENTION_DAYS: '7' });
     assert.deepEqual({ ...config.storage }, { database: '/etc/smoke/data/smoke.db', artifacts: '/etc/smoke/data/artifacts', retentionDays: 7 });
+  });
+
+  it('names this replica <hostname>-<pid> by default, or as configured, also from an environment variable', () => {
+    const machine = { hostname: 'node-a.internal', pid: 31 };
+    assert.equal(parseConfig(MINIMAL, FILE, {}).server.instanceId, `${os.hostname().replace(/[^\x21-\x7e]+/g, '-').slice(0, 100)}-${process.pid}`);
+    assert.equal(parseConfig(`${MINIMAL}server:\n  instanceId: smoke-eu-1\n`, FILE, {}, machine).server.instanceId, 'smoke-eu-1');
+    const fromEnv = (env: NodeJS.ProcessEnv) => parseConfig(`${MINIMAL}server:\n  instanceId: \${POD_NAME:-smoke-local}\n`, FILE, env, machine).server.instanceId;
+    assert.equal(fromEnv({ POD_NAME: 'smoke-5d8f7-x2k9q' }), 'smoke-5d8f7-x2k9q');
+    assert.equal(fromEnv({}), 'smoke-local');
+    // A hostname with a space still makes a valid label.
+    assert.equal(parseConfig(MINIMAL, FILE, {}, { hostname: 'Build Box', pid: 7 }).server.instanceId, 'Build-Box-7');
+  });
+
+  it('reads numeric keys from environment variables, with or without a default', () => {
+    const text = `${MINIMAL}server:\n  port: \${SMOKE_PORT:-8080}\nruns:\n  concurrency: \${SMOKE_CONCURRENCY}\n`;
+    assert.equal(parseConfig(text, FILE, { SMOKE_CONCURRENCY: '4' }).server.port, 8080);
+    const config = parseConfig(text, FILE, { SMOKE_PORT: '8081', SMOKE_CONCURRENCY: ' 4 ' });
+    assert.equal(config.server.port, 8081);
+    assert.equal(config.runs.concurrency, 4);
   });
 
   it('is frozen all the way down', () => {
@@ -225,8 +293,8 @@ function scheduleCases(): { name: string; text: string; issue: string }[] {
       issue: 'schedules[0] (Nightly).name: must be lower-case letters, digits, - or _ (at most 63)',
     },
     { name: 'a schedule without a name', text: `${base}  - cron: "0 3 * * *"\n    environments: [canary]\n`, issue: 'schedules[0].name: is required' },
-    { name: 'negative jitter', text: nightly('    jitterSeconds: -5\n'), issue: 'schedules[0] (nightly).jitterSeconds: must be at least 0' },
-    { name: 'a recheck faster than 10 s', text: nightly('    recheckSeconds: 2\n'), issue: 'schedules[0] (nightly).recheckSeconds: must be at least 10' },
+    { name: 'negative jitter', text: nightly('    jitterSeconds: -5\n'), issue: 'schedules[0] (nightly).jitterSeconds: must be a whole number from 0 to 3600, not -5' },
+    { name: 'a recheck faster than 10 s', text: nightly('    recheckSeconds: 2\n'), issue: 'schedules[0] (nightly).recheckSeconds: must be a whole number from 10 to 86400, not 2' },
     { name: 'a misspelt schedule key', text: nightly('    recheck: 60\n'), issue: 'schedules[0] (nightly).recheck: unknown key (check its spelling)' },
     { name: 'schedules as a mapping', text: `${MINIMAL}schedules:\n  nightly: {}\n`, issue: 'schedules: must be a list of schedules' },
   ];

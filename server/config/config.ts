@@ -1,10 +1,11 @@
 import { readFileSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { valueAt } from '../zod-issues.ts';
-import { expandEnv } from './expand.ts';
+import { expandEnv, references } from './expand.ts';
 import { configSchema, type RawConfig } from './schema.ts';
 import { Secret } from '../values/secret.ts';
 import { rollbackConfig, type RollbackConfig } from '../signals/config.ts';
@@ -55,6 +56,8 @@ export interface Config {
   readonly server: {
     readonly host: string;
     readonly port: number;
+    /** This replica's name on its runs and in its logs: the configured one, or `<hostname>-<pid>`. */
+    readonly instanceId: string;
     readonly publicUrl?: string;
     readonly apiToken?: Secret;
   };
@@ -85,8 +88,16 @@ export interface Config {
 
 export const DEFAULT_CONFIG_FILE = './smoke.config.yaml';
 
+/** What the default `server.instanceId` is made of; the running process unless a test says otherwise. */
+export interface Machine {
+  readonly hostname: string;
+  readonly pid: number;
+}
+
+const THIS_MACHINE: Machine = { hostname: os.hostname(), pid: process.pid };
+
 /** Reads, expands and validates the config file once; throws ConfigError listing every problem. */
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, machine: Machine = THIS_MACHINE): Config {
   const absolute = path.resolve(file);
   let text: string;
   try {
@@ -96,11 +107,11 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
       cause: err,
     });
   }
-  return parseConfig(text, absolute, env);
+  return parseConfig(text, absolute, env, machine);
 }
 
 /** Validates config text as if it were the file `file` (which need not exist). */
-export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env, machine: Machine = THIS_MACHINE): Config {
   let document: unknown;
   try {
     document = parseYaml(text, { prettyErrors: true }) ?? {};
@@ -114,13 +125,13 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const expanded = expandEnv(document, env);
   const result = configSchema.safeParse(expanded);
   if (!result.success) {
-    const issues = result.error.issues.map((issue) => formatIssue(issue, expanded));
+    const issues = result.error.issues.map((issue) => formatIssue(issue, expanded, document));
     throw new ConfigError(`invalid config ${file}:\n  ${issues.join('\n  ')}`, issues);
   }
-  return finish(result.data, file);
+  return finish(result.data, file, machine);
 }
 
-function finish(raw: RawConfig, file: string): Config {
+function finish(raw: RawConfig, file: string, machine: Machine): Config {
   const dir = path.dirname(file);
   const suitePath = path.resolve(dir, raw.suite.config);
   const environments = new Map<string, EnvironmentConfig>();
@@ -139,6 +150,7 @@ function finish(raw: RawConfig, file: string): Config {
     server: {
       host: raw.server.host,
       port: raw.server.port,
+      instanceId: raw.server.instanceId ?? defaultInstanceId(machine),
       ...(raw.server.publicUrl !== undefined && { publicUrl: raw.server.publicUrl.replace(/\/+$/, '') }),
       ...(raw.server.apiToken !== undefined && { apiToken: new Secret(raw.server.apiToken) }),
     },
@@ -173,7 +185,24 @@ function finish(raw: RawConfig, file: string): Config {
   });
 }
 
-function formatIssue(issue: z.core.$ZodIssue, input: unknown): string {
+/**
+ * `<hostname>-<pid>`: unique among replicas on one host and across hosts; a
+ * hostname outside the `instanceId` rule (spaces, non-ASCII) is made to fit.
+ */
+function defaultInstanceId({ hostname, pid }: Machine): string {
+  const host = hostname.replace(/[^\x21-\x7e]+/g, '-').slice(0, 100) || 'smoke';
+  return `${host}-${pid}`;
+}
+
+/** `written` is the file before `${VAR}` expansion, so an issue can name the variable its value came from. */
+function formatIssue(issue: z.core.$ZodIssue, input: unknown, written: unknown): string {
+  const source = valueAt(written, issue.path);
+  // The variables' names, never their values nor the rest of the text: either may be a secret.
+  const names = typeof source === 'string' ? references(source) : [];
+  return `${describeIssue(issue, input)}${names.length > 0 ? ` (set by ${names.join(', ')})` : ''}`;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   const key = keyOf(issue.path, input) || '(top level)';
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((k) => `${issue.path.length ? `${key}.` : ''}${k}: unknown key (check its spelling)`).join('\n  ');

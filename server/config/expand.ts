@@ -36,3 +36,8 @@ function expandString(value: string, env: NodeJS.ProcessEnv, path: string[]): st
   }
   return result;
 }
+
+/** The variables a string refers to, as `${NAME}` (no defaults: they may hold secrets). */
+export function references(value: string): string[] {
+  return [...value.matchAll(REFERENCE)].filter(([match]) => match !== '$$').map(([, name]) => `\${${name}}`);
+}

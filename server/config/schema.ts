@@ -25,6 +25,9 @@ const environment = z.strictObject({
   storageState: z.string().min(1).optional(),
 });
 
+/** A label for logs, JSON and pages: printable ASCII, no spaces, at most 128. */
+const INSTANCE_ID = /^[\x21-\x7e]{1,128}$/;
+
 const CRON_FORMAT = 'use 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first';
 
 const cronExpression = z.string({ error: 'must be a cron expression' }).superRefine((expression, ctx) => {
@@ -71,7 +74,17 @@ export const configSchema = z
     server: z
       .strictObject({
         host: z.string().min(1).default('0.0.0.0'),
+        /** Often `${SMOKE_PORT}`, so replicas can share one file; digits only. */
         port: count(0, 65535).default(8080),
+        /**
+         * Names this replica on every run it starts (`replica` in the API and
+         * on pages) and in its logs; often `${POD_NAME}`. Default: `<hostname>-<pid>`,
+         * resolved at load.
+         */
+        instanceId: z
+          .string({ error: 'must be a string' })
+          .regex(INSTANCE_ID, { error: 'must be 1 to 128 printable characters without spaces, such as a pod or host name' })
+          .optional(),
         /** Absolute base of links in API answers and webhooks; relative links when unset. */
         publicUrl: httpUrl.optional(),
         /** When set, every /api call needs `Authorization: Bearer <token>`. */

@@ -65,7 +65,7 @@ export const runDocs: readonly RouteDoc[] = [
     path: '/:id',
     summary: 'Get a run',
     description:
-      'One run of the flows: its verdict, how the runner ended, reachability and every flow of every environment (outcome, duration, retries, error, artifact links; a trace also links the trace viewer), browser attempts and phase timings. `links.page` is its page, `links.report` its Playwright HTML report.',
+      'One run of the flows: its verdict, how the runner ended, reachability and every flow of every environment (outcome, duration, retries, error, artifact links; a trace also links the trace viewer), browser attempts and phase timings, and `replica`: the `server.instanceId` of the smoke replica that ran it (null until it starts). `links.page` is its page, `links.report` its Playwright HTML report.',
     params: z.object({ id: idParam }),
     query: noQuery,
     responses: { 200: { description: 'The run.' }, 404: { description: 'No run has this id.' } },

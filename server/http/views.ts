@@ -30,7 +30,14 @@ export function deploymentView(base: string, deployment: DeploymentRecord, lates
     startedAt: deployment.startedAt ?? null,
     finishedAt: deployment.finishedAt ?? null,
     run: latestRun ? runView(base, latestRun) : null,
-    runs: runs.map((r) => ({ id: r.id, status: r.status, note: r.note ?? null, link: links.api.run(r.id), page: links.page.run(r.id) })),
+    runs: runs.map((r) => ({
+      id: r.id,
+      status: r.status,
+      note: r.note ?? null,
+      replica: r.replica ?? null,
+      link: links.api.run(r.id),
+      page: links.page.run(r.id),
+    })),
     links: {
       self: links.api.deployment(deployment.id),
       page: links.page.deployment(deployment.id),
@@ -54,6 +61,8 @@ export function runSummaryView(base: string, run: RunRecord) {
     createdAt: run.createdAt,
     startedAt: run.startedAt ?? null,
     finishedAt: run.finishedAt ?? null,
+    /** `server.instanceId` of the replica that ran it; null until it starts (and for runs from before replicas were recorded). */
+    replica: run.replica ?? null,
     link: links.api.run(run.id),
     page: links.page.run(run.id),
   };

@@ -45,6 +45,11 @@ describe('deployment lifecycle', () => {
     assert.equal(done.body.status, 'done');
     assert.equal(done.body.verdict, 'pass', done.body.reasons.join('\n'));
     assert.equal(done.body.runs.length, 1);
+    // The replica that ran it: this process, under the default `<hostname>-<pid>` name.
+    const replica = loadConfig(ws.configFile).server.instanceId;
+    assert.equal(done.body.run.replica, replica);
+    assert.equal(done.body.runs[0].replica, replica);
+    assert.equal((await api(service.url, 'GET', `/api/v1/runs/${done.body.run.id}`)).body.replica, replica);
     const again = await api(service.url, 'POST', '/api/v1/deployments', body);
     assert.equal(again.status, 200);
     assert.equal(again.body.runs.length, 1);

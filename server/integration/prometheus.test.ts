@@ -24,6 +24,7 @@ const QUIET_ALERTS: Record<string, string> = {
   'alert SmokeCriticalFlowFailing': 'production passes throughout',
   'alert SmokeNoRecentSuccess': 'nothing runs on a schedule here, and the canary passed a moment ago',
   'alert SmokeDown': 'smoke is up',
+  'alert SmokeUnavailable': 'smoke is up',
   'alert SmokeRollbackSignalDead': 'no rollback signal was sent',
   'alert SmokeWebhookOutboxBacklog': 'the outbox is empty',
   'alert SmokeWebhookOutboxGrowing': 'the outbox is empty',

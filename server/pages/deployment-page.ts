@@ -68,6 +68,7 @@ function facts(deployment: DeploymentRecord, latest: RunRecord | undefined): Saf
 <div><dt>Environment</dt><dd>${deployment.environment}</dd></div>
 <div><dt>Version</dt><dd>${deployment.version}</dd></div>
 <div><dt>Baseline</dt><dd>${baseline ?? html`<span class="muted">none</span>`}</dd></div>
+${latest?.replica && html`<div><dt>Ran on</dt><dd><code>${latest.replica}</code></dd></div>`}
 <div><dt>Created</dt><dd>${time(deployment.createdAt)}</dd></div>
 <div><dt>Started</dt><dd>${time(deployment.startedAt)}</dd></div>
 <div><dt>Finished</dt><dd>${time(deployment.finishedAt)}</dd></div>
@@ -81,11 +82,11 @@ export function runsTable(runs: readonly RunRecord[], paths: PagePaths): SafeHtm
   return html`<section aria-labelledby="runs-heading">
 <h2 id="runs-heading">Runs</h2>
 <div class="scroll"><table>
-<thead><tr><th scope="col">Run</th><th scope="col">Result</th><th scope="col">Note</th><th scope="col">Created</th><th scope="col">Finished</th><th scope="col">Took</th></tr></thead>
+<thead><tr><th scope="col">Run</th><th scope="col">Result</th><th scope="col">Note</th><th scope="col">Ran on</th><th scope="col">Created</th><th scope="col">Finished</th><th scope="col">Took</th></tr></thead>
 <tbody>
 ${runs.map((run) => {
   const took = between(run.startedAt ?? run.createdAt, run.finishedAt);
-  return html`<tr><th scope="row"><a href="${paths.run(run.id)}">${run.id}</a></th><td>${badge(runTone(run))} <span class="muted">${run.status}</span></td><td>${run.note ?? ''}</td><td>${time(run.createdAt)}</td><td>${time(run.finishedAt)}</td><td>${took === undefined ? '—' : duration(took)}</td></tr>
+  return html`<tr><th scope="row"><a href="${paths.run(run.id)}">${run.id}</a></th><td>${badge(runTone(run))} <span class="muted">${run.status}</span></td><td>${run.note ?? ''}</td><td>${run.replica ? html`<code>${run.replica}</code>` : html`<span class="muted">—</span>`}</td><td>${time(run.createdAt)}</td><td>${time(run.finishedAt)}</td><td>${took === undefined ? '—' : duration(took)}</td></tr>
 `;
 })}</tbody>
 </table></div>

@@ -34,6 +34,7 @@ ${verdictBanner(runTone(run), run.verdict, open && html`<p>Flows appear below as
 ${run.schedule && html`<div><dt>Schedule</dt><dd>${run.schedule}</dd></div>`}
 ${run.grep && html`<div><dt>Grep</dt><dd><code>${run.grep}</code></dd></div>`}
 <div><dt>Status</dt><dd>${run.status}</dd></div>
+${run.replica && html`<div><dt>Ran on</dt><dd><code>${run.replica}</code></dd></div>`}
 <div><dt>Created</dt><dd>${time(run.createdAt)}</dd></div>
 <div><dt>Started</dt><dd>${time(run.startedAt)}</dd></div>
 <div><dt>Finished</dt><dd>${time(run.finishedAt)}</dd></div>

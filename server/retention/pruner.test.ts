@@ -167,6 +167,27 @@ describe('pruner', () => {
     assert.equal(r.clock.timers.size, 0, 'stop clears the timer');
   });
 
+  it('measures soon after a run ends, once for a burst of runs, never later than already due', async () => {
+    const r = rig({ startDelayMs: 5_000, measureIntervalMs: 300_000, measureAfterRunMs: 10_000 });
+    const ended = () => r.pruner.observer.runFinished?.({} as never, { status: 'done', durationMs: 1 });
+    r.pruner.start();
+    ended();
+    assert.equal([...r.clock.timers.values()][0]!.ms, 5_000, 'the first pass is due sooner than 10 s: left as it is');
+    assert.equal(r.clock.fire(), 5_000);
+    ended(); // while that pass is under way: it re-arms sooner than the measure interval
+    await waitUntil(() => r.clock.timers.size === 1);
+    assert.equal([...r.clock.timers.values()][0]!.ms, 10_000);
+    r.clock.at += 10_000;
+    r.clock.fire();
+    await waitUntil(() => r.clock.timers.size === 1);
+    assert.equal([...r.clock.timers.values()][0]!.ms, 300_000, 'back to the regular interval');
+    ended();
+    ended();
+    assert.equal(r.clock.timers.size, 1, 'a burst arms one timer');
+    assert.equal([...r.clock.timers.values()][0]!.ms, 10_000);
+    await r.pruner.stop();
+  });
+
   it('stops at the next batch when the service shuts down, and starts no more passes', async () => {
     let stopping: Promise<void> | undefined;
     const r = rig({

@@ -1,4 +1,5 @@
 import type { Clock } from '../scheduler/clock.ts';
+import type { RunObserver } from '../verification/observer.ts';
 import { runPass, type PassContext, type PassReport } from './pass.ts';
 
 export type { PassReport } from './pass.ts';
@@ -11,6 +12,8 @@ const START_DELAY_MS = 5_000;
 const PRUNE_INTERVAL_MS = 3_600_000;
 /** Between the end of one pass and the next; passes between prunes only measure, so the sizes stay fresh. */
 const MEASURE_INTERVAL_MS = 300_000;
+/** After a run ends its artifacts are on disk: measured this soon after, not at the next regular pass. */
+const MEASURE_AFTER_RUN_MS = 10_000;
 
 export interface PrunerDeps extends Omit<PassContext, 'batchSize' | 'nowMs' | 'signal'> {
   readonly clock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
@@ -18,6 +21,7 @@ export interface PrunerDeps extends Omit<PassContext, 'batchSize' | 'nowMs' | 's
   readonly startDelayMs?: number;
   readonly pruneIntervalMs?: number;
   readonly measureIntervalMs?: number;
+  readonly measureAfterRunMs?: number;
 }
 
 export interface Pruner {
@@ -27,6 +31,8 @@ export interface Pruner {
   runOnce(): Promise<PassReport>;
   /** Ends the timer and the pass under way at its next batch; resolves once it has. */
   stop(): Promise<void>;
+  /** Brings the next pass forward when a run has ended, so `smoke_storage_bytes` follows the artifacts it wrote. */
+  readonly observer: RunObserver;
 }
 
 /**
@@ -37,8 +43,13 @@ export interface Pruner {
 export function createPruner(deps: PrunerDeps): Pruner {
   const { logger, clock } = deps;
   const pruneIntervalMs = deps.pruneIntervalMs ?? PRUNE_INTERVAL_MS;
+  const measureAfterRunMs = deps.measureAfterRunMs ?? MEASURE_AFTER_RUN_MS;
   const stopping = new AbortController();
   let timer: unknown;
+  /** When the armed timer fires, epoch ms. */
+  let dueMs: number | undefined;
+  /** A run ended while a pass was under way: the next pass comes soon, not at the regular interval. */
+  let measureSoon = false;
   let current: { readonly prune: boolean; readonly done: Promise<PassReport> } | undefined;
   let lastPruneMs: number | undefined;
 
@@ -62,17 +73,31 @@ export function createPruner(deps: PrunerDeps): Pruner {
 
   function schedule(ms: number): void {
     if (stopping.signal.aborted) return;
+    if (timer !== undefined) clock.clearTimeout(timer);
+    dueMs = clock.now() + ms;
     timer = clock.setTimeout(() => {
       timer = undefined;
+      dueMs = undefined;
       const prune = lastPruneMs === undefined || clock.now() - lastPruneMs >= pruneIntervalMs;
       startPass(prune)
         .catch((err: unknown) => logger.error({ err }, 'retention pass failed unexpectedly; the next pass tries again'))
-        .finally(() => schedule(deps.measureIntervalMs ?? MEASURE_INTERVAL_MS));
+        .finally(() => {
+          schedule(measureSoon ? measureAfterRunMs : (deps.measureIntervalMs ?? MEASURE_INTERVAL_MS));
+          measureSoon = false;
+        });
     }, ms);
   }
 
   return {
     start: () => schedule(deps.startDelayMs ?? START_DELAY_MS),
+    observer: {
+      runFinished() {
+        // Only ever earlier, so a burst of runs measures once. With no timer
+        // armed, the timer's own pass is under way and re-arms it when done.
+        if (dueMs === undefined) measureSoon = true;
+        else if (dueMs > clock.now() + measureAfterRunMs) schedule(measureAfterRunMs);
+      },
+    },
     runOnce: () => startPass(true),
     async stop() {
       stopping.abort();

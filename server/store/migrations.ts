@@ -158,4 +158,8 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX github_statuses_due ON github_statuses (next_attempt_at) WHERE status = 'queued';
   CREATE INDEX github_statuses_age ON github_statuses (updated_at) WHERE status <> 'queued';
   `,
+  // The replica (`server.instanceId`) that started each run; NULL for runs from before, and for runs that never started.
+  `
+  ALTER TABLE runs ADD COLUMN replica TEXT;
+  `,
 ];

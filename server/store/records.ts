@@ -45,6 +45,8 @@ export interface RunRecord {
   readonly createdAt: string;
   readonly startedAt?: string;
   readonly finishedAt?: string;
+  /** `server.instanceId` of the replica that started it; absent until it starts, and for runs stored before replicas were recorded. */
+  readonly replica?: string;
 }
 
 export interface RunWithResults extends RunRecord {

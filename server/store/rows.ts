@@ -49,6 +49,7 @@ export function toRun(row: Row): RunRecord {
     createdAt: row.created_at as string,
     startedAt: optional<string>(row.started_at),
     finishedAt: optional<string>(row.finished_at),
+    replica: optional<string>(row.replica),
   });
 }
 

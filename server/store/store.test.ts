@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { MIGRATIONS } from './migrations.ts';
 import { openStore } from './store.ts';
 
 const tempDb = () => path.join(mkdtempSync(path.join(os.tmpdir(), 'smoke-store-')), 'nested', 'smoke.db');
@@ -81,6 +82,41 @@ describe('store', () => {
     assert.equal(store.lastFinishedRunOfSchedule('nightly')?.id, newer.id);
     assert.equal(store.lastFinishedRunOfSchedule('hourly'), undefined);
     store.close();
+  });
+
+  it('names the replica that started a run, and no replica before it starts', () => {
+    const file = tempDb();
+    const store = openStore(file);
+    const { run } = store.createDeployment({ service: 's', environment: 'canary', version: '1' });
+    assert.equal(store.getRun(run!.id)!.replica, undefined);
+    store.markRunRunning(run!.id, 'smoke-0');
+    // Only a queued run is claimed: a second start, by this or another replica, changes nothing.
+    store.markRunRunning(run!.id, 'smoke-1');
+    assert.equal(store.getRun(run!.id)!.replica, 'smoke-0');
+    const other = store.createRun({ trigger: 'schedule', target: 'canary', environments: ['canary'], schedule: 'nightly' });
+    store.finishRun(other.id, { status: 'cancelled', note: 'never started' });
+    assert.deepEqual(store.listRuns({ limit: 10 }).map((r) => [r.id, r.replica]), [[other.id, undefined], [run!.id, 'smoke-0']]);
+    assert.equal(store.runsOfDeployment(run!.deploymentId!)[0]!.replica, 'smoke-0');
+    store.close();
+    assert.equal(openStore(file).getRun(run!.id)!.replica, 'smoke-0');
+  });
+
+  it('keeps runs stored before replicas were recorded, with no replica', () => {
+    const file = tempDb();
+    const store = openStore(file);
+    const { run } = store.createDeployment({ service: 's', environment: 'canary', version: '1' });
+    store.markRunRunning(run!.id);
+    store.close();
+    // Back to the schema before the replica column, as a database from an older smoke is.
+    const raw = new Database(file);
+    raw.exec('ALTER TABLE runs DROP COLUMN replica');
+    raw.pragma(`user_version = ${MIGRATIONS.length - 1}`);
+    raw.close();
+    const upgraded = openStore(file);
+    const stored = upgraded.getRun(run!.id)!;
+    assert.equal(stored.status, 'running');
+    assert.equal(stored.replica, undefined);
+    upgraded.close();
   });
 
   it('refuses a database written by a newer schema', () => {

@@ -71,8 +71,12 @@ export interface Store {
   openRuns(): RunRecord[];
   /** The newest run a schedule started that has ended, however it ended. */
   lastFinishedRunOfSchedule(schedule: string): RunRecord | undefined;
-  /** Marks a queued run running, and its deployment with it. */
-  markRunRunning(id: string): void;
+  /**
+   * Marks a queued run running, and its deployment with it; `replica` is the
+   * `server.instanceId` of the replica that took it (absent only where a test
+   * drives the store by hand).
+   */
+  markRunRunning(id: string, replica?: string): void;
   recordFlowResult(runId: string, result: FlowResult): void;
   finishRun(id: string, end: RunEnd): void;
   /** Ends a run and its deployment together; says which of them were still open (and so changed). */
@@ -146,7 +150,7 @@ export function openStore(file: string): Store {
     ),
     runById: db.prepare('SELECT * FROM runs WHERE id = ?'),
     resultsOfRun: db.prepare('SELECT * FROM flow_results WHERE run_id = ? ORDER BY recorded_at, environment, flow'),
-    runRunning: db.prepare(`UPDATE runs SET status = 'running', started_at = @now WHERE id = @id AND status = 'queued'`),
+    runRunning: db.prepare(`UPDATE runs SET status = 'running', started_at = @now, replica = @replica WHERE id = @id AND status = 'queued'`),
     deploymentRunning: db.prepare(
       `UPDATE deployments SET status = 'running', started_at = COALESCE(started_at, @now)
        WHERE id = (SELECT deployment_id FROM runs WHERE id = @id) AND status <> 'done'`,
@@ -218,9 +222,9 @@ export function openStore(file: string): Store {
     return { run: runChanged, deployment: deploymentChanged };
   });
 
-  const markRunning = db.transaction((id: string) => {
+  const markRunning = db.transaction((id: string, replica: string | undefined) => {
     const at = now();
-    q.runRunning.run({ id, now: at });
+    q.runRunning.run({ id, now: at, replica: replica ?? null });
     q.deploymentRunning.run({ id, now: at });
   });
 
@@ -286,7 +290,7 @@ export function openStore(file: string): Store {
           .get(schedule) as Row | undefined,
         toRun,
       ),
-    markRunRunning: (id) => writing('start the run', () => markRunning(id)),
+    markRunRunning: (id, replica) => writing('start the run', () => markRunning(id, replica)),
     recordFlowResult: (runId, result) => {
       writing('record a flow result', () =>
         q.upsertResult.run({

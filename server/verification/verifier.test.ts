@@ -106,6 +106,33 @@ describe('verifier queue', () => {
     store.close();
   });
 
+  it('names this replica (server.instanceId) on every run it starts, and none on a run still queued', async () => {
+    const replicaConfig = parseConfig(
+      `server:\n  instanceId: \${POD_NAME}\nruns:\n  concurrency: 1\nenvironments:\n  canary:\n    baseURL: ${baseURL}\n`,
+      config.file,
+      { POD_NAME: 'smoke-5d8f7-x2k9q' },
+    );
+    const store = openStore(':memory:');
+    const runner = new GatedRunner();
+    const verifier = createVerifier({ config: replicaConfig, store, runner, logger: pino({ level: 'silent' }) });
+    verifier.recover();
+    const { deployment } = verifier.submit({ environment: 'canary', version: '1.0.0' });
+    const deployRun = store.runsOfDeployment(deployment.id)[0]!;
+    await waitUntil(() => runner.started.length === 1);
+    // Behind the deploy (concurrency 1): not started, so no replica yet.
+    const manual = verifier.submitRun({ trigger: 'manual', environment: 'canary' });
+    assert.equal(store.getRun(manual.run.id)!.status, 'queued');
+    assert.equal(store.getRun(manual.run.id)!.replica, undefined);
+    runner.release(deployRun.id);
+    await waitUntil(() => runner.started.length === 2);
+    runner.release(manual.run.id);
+    assert.equal((await manual.finished).replica, 'smoke-5d8f7-x2k9q');
+    assert.equal((await verifier.waitUntilDone(deployment.id, 30_000)).status, 'done');
+    assert.equal(store.getRun(deployRun.id)!.replica, 'smoke-5d8f7-x2k9q');
+    await verifier.shutdown();
+    store.close();
+  });
+
   it('ends a deployment whose environment vanished from the config', async () => {
     const store = openStore(':memory:');
     // Left by an earlier start whose config had the environment.

@@ -106,7 +106,8 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     while (!stopping && !settler.holding && active.size < config.runs.concurrency && queue.length > 0) {
       const run = queue.shift()!;
       try {
-        store.markRunRunning(run.id);
+        // Claimed by this replica: its name goes on the run (`replica`) for the API and pages.
+        store.markRunRunning(run.id, config.server.instanceId);
       } catch (err) {
         // Nothing started: the run waits at the head of the queue until the store takes writes again.
         queue.unshift(run);
