@@ -12,7 +12,8 @@ export interface FlowView {
   readonly durationMs: number;
   readonly retries: number;
   readonly error: string | null;
-  readonly artifacts: readonly { readonly name: string; readonly url: string }[];
+  /** `viewer`, on traces: the trace opened in the trace viewer smoke serves. */
+  readonly artifacts: readonly { readonly name: string; readonly url: string; readonly viewer?: string }[];
 }
 
 /** The fields of `GET /api/v1/deployments/:id` the demo prints. */
@@ -119,7 +120,7 @@ function failures(c: Colours, d: DeploymentView): string[] {
     const flow = d.run.environments[failed.environment]?.flows.find((f) => f.flow === failed.flow);
     lines.push(`    ✗ ${failed.flow} ${c.dim(`(${failed.environment})`)}`);
     lines.push(`      ${firstLine(failed.error ?? flow?.error ?? 'no error message')}`);
-    for (const artifact of flow?.artifacts ?? []) lines.push(`      ${c.dim(`${artifact.name}:`)} ${artifact.url}`);
+    for (const artifact of flow?.artifacts ?? []) lines.push(`      ${c.dim(`${artifact.name}:`)} ${artifact.viewer ?? artifact.url}`);
   }
   return lines;
 }

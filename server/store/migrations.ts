@@ -162,4 +162,8 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE runs ADD COLUMN replica TEXT;
   `,
+  // The last judged run of each target and trigger, found through an index (retention keeps it; the metrics read it back).
+  `
+  CREATE INDEX runs_judged ON runs (target, trigger, finished_at) WHERE status = 'done' AND finished_at IS NOT NULL;
+  `,
 ];

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { writing } from './faults.ts';
+import type { RunTrigger } from './records.ts';
 
 /**
  * Rows no pass may prune, however old: what the metrics restore after a
@@ -39,25 +40,43 @@ const KEPT_DEPLOYMENTS = `
     SELECT rowid FROM deployments WHERE environment = d.environment ORDER BY created_at DESC, rowid DESC LIMIT 1)`;
 
 /**
- * The newest run of each target, of each target and trigger judged and
- * passed (`lastFinishedRuns`), of each schedule started and ended
- * (`lastFinishedRunOfSchedule`), and every run of each environment's newest
- * deployment (its page lists them all). SQLite returns a bare column from
- * the row that holds the MAX.
+ * Every other run no pass may prune: every run of each environment's newest
+ * deployment (its page lists them all).
  */
-const KEPT_RUNS = `
-  SELECT id FROM (SELECT id, MAX(seq) FROM runs GROUP BY target)
-  UNION SELECT id FROM (SELECT id, MAX(finished_at) FROM runs WHERE status = 'done' AND finished_at IS NOT NULL GROUP BY target, trigger)
-  UNION SELECT id FROM (SELECT id, MAX(finished_at) FROM runs WHERE status = 'done' AND verdict = 'pass' AND finished_at IS NOT NULL GROUP BY target, trigger)
-  UNION SELECT id FROM (SELECT id, MAX(seq) FROM runs WHERE schedule IS NOT NULL GROUP BY schedule)
-  UNION SELECT id FROM (SELECT id, MAX(seq) FROM runs WHERE schedule IS NOT NULL AND ${ENDED_RUN} GROUP BY schedule)
-  UNION SELECT id FROM runs WHERE deployment_id IN (${KEPT_DEPLOYMENTS})`;
+const RUNS_OF_KEPT_DEPLOYMENTS = `SELECT id FROM runs WHERE deployment_id IN (${KEPT_DEPLOYMENTS})`;
+
+/**
+ * The distinct values of an indexed column by a loose index scan: one index
+ * lookup per value (a handful of targets or schedules), where DISTINCT or
+ * GROUP BY would read every run.
+ */
+const distinct = (column: 'target' | 'schedule') => `
+  WITH RECURSIVE v(value) AS (
+    SELECT MIN(${column}) FROM runs WHERE ${column} IS NOT NULL
+    UNION ALL SELECT (SELECT MIN(${column}) FROM runs WHERE ${column} > v.value) FROM v WHERE v.value IS NOT NULL)
+  SELECT value FROM v WHERE value IS NOT NULL`;
+
+const TRIGGERS = Object.keys({ deploy: 1, schedule: 1, manual: 1 } satisfies Record<RunTrigger, 1>);
 
 const DECIDED = `('passed', 'failed', 'flaky')`;
 
 export function createStoreRetention(db: Database.Database): StoreRetention {
   const q = {
-    keptRuns: db.prepare(KEPT_RUNS).pluck(),
+    targets: db.prepare(distinct('target')).pluck(),
+    schedules: db.prepare(distinct('schedule')).pluck(),
+    // Each through an index (runs_target, runs_judged, runs_schedule): a few rows read per target, not every run.
+    newestOfTarget: db.prepare('SELECT id FROM runs WHERE target = ? ORDER BY seq DESC LIMIT 1').pluck(),
+    lastJudged: db
+      .prepare(`SELECT id FROM runs WHERE target = ? AND trigger = ? AND status = 'done' AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1`)
+      .pluck(),
+    lastPassed: db
+      .prepare(
+        `SELECT id FROM runs WHERE target = ? AND trigger = ? AND status = 'done' AND finished_at IS NOT NULL AND verdict = 'pass' ORDER BY finished_at DESC LIMIT 1`,
+      )
+      .pluck(),
+    newestOfSchedule: db.prepare('SELECT id FROM runs WHERE schedule = ? ORDER BY seq DESC LIMIT 1').pluck(),
+    newestEndedOfSchedule: db.prepare(`SELECT id FROM runs WHERE schedule = ? AND ${ENDED_RUN} ORDER BY seq DESC LIMIT 1`).pluck(),
+    runsOfKeptDeployments: db.prepare(RUNS_OF_KEPT_DEPLOYMENTS).pluck(),
     keptDeployments: db.prepare(KEPT_DEPLOYMENTS).pluck(),
     environmentsWithResults: db.prepare('SELECT DISTINCT environment FROM flow_results').pluck(),
     newestWithResults: db
@@ -70,13 +89,16 @@ export function createStoreRetention(db: Database.Database): StoreRetention {
          WHERE f.environment = ? AND f.flow = ? AND f.outcome IN ${DECIDED} ORDER BY r.seq DESC LIMIT 1`,
       )
       .pluck(),
-    // By rowid, the order runs were written in: the oldest come first and a batch stops early.
+    // By rowid, the order runs were written in: the oldest come first and a
+    // batch stops at its limit. The deployment check is a lookup by primary
+    // key per run, not a set of every done deployment built for each batch
+    // (that made each batch cost in proportion to the whole history).
     expiredRuns: db
       .prepare(
         `SELECT id FROM runs
          WHERE ${ENDED_RUN} AND COALESCE(finished_at, created_at) < @before
            AND id NOT IN (SELECT value FROM json_each(@kept))
-           AND (deployment_id IS NULL OR deployment_id IN (SELECT id FROM deployments WHERE status = 'done'))
+           AND NOT EXISTS (SELECT 1 FROM deployments WHERE id = runs.deployment_id AND status <> 'done')
          ORDER BY rowid LIMIT @limit`,
       )
       .pluck(),
@@ -131,9 +153,27 @@ export function createStoreRetention(db: Database.Database): StoreRetention {
     return runs;
   }
 
+  /**
+   * The newest run of each target, of each target and trigger judged and
+   * passed (`lastFinishedRuns`), of each schedule started and ended
+   * (`lastFinishedRunOfSchedule`): what the metrics and the scheduler read
+   * back at a restart.
+   */
+  function keptForRestart(): string[] {
+    const runs: (string | undefined)[] = [];
+    for (const target of q.targets.all() as string[]) {
+      runs.push(q.newestOfTarget.get(target) as string | undefined);
+      for (const trigger of TRIGGERS) runs.push(q.lastJudged.get(target, trigger) as string | undefined, q.lastPassed.get(target, trigger) as string | undefined);
+    }
+    for (const schedule of q.schedules.all() as string[]) {
+      runs.push(q.newestOfSchedule.get(schedule) as string | undefined, q.newestEndedOfSchedule.get(schedule) as string | undefined);
+    }
+    return runs.filter((id): id is string => id !== undefined);
+  }
+
   return {
     kept: () => ({
-      runs: [...new Set([...(q.keptRuns.all() as string[]), ...keptForFlows()])],
+      runs: [...new Set([...keptForRestart(), ...(q.runsOfKeptDeployments.all() as string[]), ...keptForFlows()])],
       deployments: q.keptDeployments.all() as string[],
     }),
     pruneRuns: (before, kept, limit) => writing('prune old runs', () => pruneRuns(before, kept, limit)),

@@ -109,8 +109,11 @@ describe('store', () => {
     store.close();
     // Back to the schema before the replica column, as a database from an older smoke is.
     const raw = new Database(file);
+    const before = MIGRATIONS.findIndex((m) => m.includes('ADD COLUMN replica'));
     raw.exec('ALTER TABLE runs DROP COLUMN replica');
-    raw.pragma(`user_version = ${MIGRATIONS.length - 1}`);
+    // And what later migrations made, so they run again on top.
+    raw.exec('DROP INDEX IF EXISTS runs_judged');
+    raw.pragma(`user_version = ${before}`);
     raw.close();
     const upgraded = openStore(file);
     const stored = upgraded.getRun(run!.id)!;
