@@ -74,12 +74,13 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
   });
   let url = '';
   const outbox = createOutbox(store.db);
+  const metricsLogger = logger.child({ subsystem: 'metrics' });
   const deliveries = createDeliveries(store.db);
   const signals = createSignals({
     config: config.rollback,
     outbox,
     store,
-    metrics: createSignalMetrics(registry),
+    metrics: createSignalMetrics(registry, { pendingCount: () => outbox.pendingCount(), logger: metricsLogger }),
     logger: logger.child({ subsystem: 'signals' }),
     publicBase: () => config.server.publicUrl ?? url,
   });
@@ -104,7 +105,7 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
     clock: systemClock(retentionLogger),
   });
   const observers: RunObserver[] = [
-    createMetricsObserver({ registry, environments: [...config.environments.keys()], store }),
+    createMetricsObserver({ registry, environments: [...config.environments.keys()], store, logger: metricsLogger }),
     signals.observer,
     githubStatuses.observer,
     pruner.observer,

@@ -131,12 +131,17 @@ scrape_configs:
     Object.assign(canary.state, { version: '2.0.0', fault: 'checkout-500' });
     const failing = await api(service.url, 'POST', '/api/v1/deployments?wait=180', { environment: 'canary', version: '2.0.0' }, auth);
     assert.equal(failing.body.verdict, 'fail', JSON.stringify(failing.body.reasons));
+    const value = async (query: string) => (await prom('/api/v1/query', { query })).data.result.map((r: any) => Number(r.value[1]));
+    // The next deploy makes the flow pass again within a second or two: let a
+    // scrape see the failure first, or the test races the scrape interval.
+    await waitFor('Prometheus to scrape the failed flow', async () =>
+      (await value(`smoke_flow_success{environment="canary", flow="${CHECKOUT_API}"}`))[0] === 0 ? true : undefined,
+    );
     Object.assign(canary.state, { version: '2.1.0', fault: 'flaky-products' });
     const flaky = await api(service.url, 'POST', '/api/v1/deployments?wait=180', { environment: 'canary', version: '2.1.0' }, auth);
     assert.equal(flaky.body.verdict, 'pass', JSON.stringify(flaky.body.reasons));
     assert.deepEqual(flaky.body.flaky, [PRODUCTS_API]);
 
-    const value = async (query: string) => (await prom('/api/v1/query', { query })).data.result.map((r: any) => Number(r.value[1]));
     await waitFor('Prometheus to scrape both verdicts', async () => ((await value('sum(smoke_verdicts_total{environment="canary"})'))[0] === 2 ? true : undefined), 10_000);
     assert.deepEqual(await value('smoke_verdicts_total{environment="canary", verdict="fail"}'), [1]);
     assert.deepEqual(await value(`smoke_flow_success{environment="canary", flow="${CHECKOUT_API}"}`), [1]);

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { LatestFlowOutcome } from '../store/store.ts';
 import type { FlowOutcome, FlowResult } from '../verdict/types.ts';
 import { OUTCOMES } from './labels.ts';
 
@@ -14,18 +15,41 @@ export const FLOW_DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60,
 const SUCCESS: Record<FlowOutcome, 1 | 0 | undefined> = { passed: 1, flaky: 1, failed: 0, skipped: undefined, error: undefined };
 
 export interface FlowMetrics {
-  /** Creates the flow's series at 0, or with its last known outcome, so rates and alerts see no gaps. */
-  known(environment: string, flow: string, lastOutcome?: FlowOutcome): void;
+  /** Creates the flow's counter and histogram series at 0, so rates and alerts see no gaps. */
+  known(environment: string, flow: string): void;
   record(result: FlowResult): void;
 }
 
-/** The per-flow families: the `probe_success` of this service, its duration and its outcomes. */
-export function createFlowMetrics(registry: Registry): FlowMetrics {
-  const success = new Gauge({
+/**
+ * The per-flow families: the `probe_success` of this service, its duration and
+ * its outcomes. `smoke_flow_success` describes shared state: it is set on each
+ * scrape from `latest` (the store's last outcomes of the configured
+ * environments' flows, so every replica exports the same and flows dropped
+ * from the suite fall away; undefined when the store cannot answer, and the
+ * last values stay). Durations and outcome counts are this replica's own work.
+ */
+export function createFlowMetrics(
+  registry: Registry,
+  environments: readonly string[],
+  latest: () => readonly LatestFlowOutcome[] | undefined,
+): FlowMetrics {
+  new Gauge({
     name: 'smoke_flow_success',
     help: 'Whether the last result of the critical flow in the environment passed (1, also when flaky) or failed (0).',
     labelNames: ['environment', 'flow'] as const,
     registers: [registry],
+    collect() {
+      const flows = latest();
+      if (!flows) return;
+      this.reset();
+      for (const { environment, flow, outcome } of flows) {
+        if (!environments.includes(environment)) continue;
+        // A flow another replica ran first gets this replica's counters too, at 0.
+        known(environment, flow);
+        // Known, but never passed or failed: its success is not invented.
+        if (outcome !== undefined) this.set({ environment, flow }, SUCCESS[outcome]!);
+      }
+    },
   });
   const duration = new Histogram({
     name: 'smoke_flow_duration_seconds',
@@ -42,9 +66,7 @@ export function createFlowMetrics(registry: Registry): FlowMetrics {
   });
   const seen = new Set<string>();
 
-  function known(environment: string, flow: string, lastOutcome?: FlowOutcome): void {
-    const value = lastOutcome === undefined ? undefined : SUCCESS[lastOutcome];
-    if (value !== undefined) success.set({ environment, flow }, value);
+  function known(environment: string, flow: string): void {
     const key = JSON.stringify([environment, flow]);
     if (seen.has(key)) return;
     seen.add(key);
@@ -56,7 +78,7 @@ export function createFlowMetrics(registry: Registry): FlowMetrics {
     known,
     record(result) {
       const { environment, flow, outcome } = result;
-      known(environment, flow, outcome);
+      known(environment, flow);
       results.inc({ environment, flow, outcome });
       // A skipped flow took no time and an errored one measured the runner, not the flow.
       if (SUCCESS[outcome] !== undefined) duration.observe({ environment, flow }, result.durationMs / 1000);

@@ -27,12 +27,16 @@ const emptyStore: Pick<Store, 'latestDeployments' | 'lastFinishedRuns' | 'latest
   latestFlowOutcomes: () => [],
 };
 
-function setup(store = emptyStore, now = () => T0): { registry: Registry; observer: RunObserver } {
+function setup(store: Pick<Store, 'latestDeployments' | 'lastFinishedRuns' | 'latestFlowOutcomes'> = emptyStore, now = () => T0): { registry: Registry; observer: RunObserver } {
   // A fresh registry per test: nothing leaks between them through prom-client's global one.
   const registry = new Registry();
   const observer = createMetricsObserver({ registry, environments: ENVIRONMENTS, store, now });
   createSignalMetrics(registry);
   return { registry, observer };
+}
+
+function tempStore(): Store {
+  return openStore(path.join(mkdtempSync(path.join(os.tmpdir(), 'smoke-metrics-')), 'smoke.db'));
 }
 
 async function samples(registry: Registry, name: string): Promise<Sample[]> {
@@ -94,10 +98,17 @@ describe('metrics observer', () => {
     assert.deepEqual(await samples(registry, 'smoke_flow_success'), []);
   });
 
-  it('records each flow result: success as 1/0, duration in seconds, a count per outcome', async () => {
-    const { registry, observer } = setup();
-    const r = run();
-    observer.flowResult!(r, result('canary', 'passed', 2_500));
+  it('records each flow result: success as 1/0 (from the store), duration in seconds, a count per outcome', async () => {
+    const store = tempStore();
+    const { registry, observer } = setup(store);
+    // As the verifier does: the store first, then the observers.
+    const record = (outcome: FlowOutcome, durationMs: number) => {
+      const stored = store.createRun({ trigger: 'manual', target: 'canary', environments: ['canary'] });
+      const r = run({ id: stored.id });
+      store.recordFlowResult(stored.id, result('canary', outcome, durationMs));
+      observer.flowResult!(r, result('canary', outcome, durationMs));
+    };
+    record('passed', 2_500);
     assert.equal(await value(registry, 'smoke_flow_success', { environment: 'canary', flow: CHECKOUT }), 1);
     assert.equal(await value(registry, 'smoke_flow_duration_seconds', { environment: 'canary', flow: CHECKOUT }, 'smoke_flow_duration_seconds_sum'), 2.5);
     assert.equal(await value(registry, 'smoke_flow_duration_seconds', { environment: 'canary', flow: CHECKOUT, le: 5 }, 'smoke_flow_duration_seconds_bucket'), 1);
@@ -117,7 +128,7 @@ describe('metrics observer', () => {
       ['passed', 1],
     ];
     for (const [outcome, expected] of table) {
-      observer.flowResult!(r, result('canary', outcome, 4_000));
+      record(outcome, 4_000);
       assert.equal(await value(registry, 'smoke_flow_success', { environment: 'canary', flow: CHECKOUT }), expected, `after ${outcome}`);
     }
     const count = (outcome: string) => value(registry, 'smoke_flow_results_total', { environment: 'canary', flow: CHECKOUT, outcome });
@@ -129,29 +140,31 @@ describe('metrics observer', () => {
     assert.equal(await value(registry, 'smoke_flow_duration_seconds', { environment: 'canary', flow: CHECKOUT }, 'smoke_flow_duration_seconds_count'), 4);
     // The baseline's results are its own series.
     assert.equal(await value(registry, 'smoke_flow_success', { environment: 'production', flow: CHECKOUT }), undefined);
+    store.close();
   });
 
-  it('counts runs in progress and, for judged runs, duration, verdict and last run/success times', async () => {
-    let now = T0;
-    const { registry, observer } = setup(emptyStore, () => now);
-    const first = run({ id: 'run_1' });
-    const second = run({ id: 'run_2', trigger: 'schedule', target: 'production', environments: ['production'], deploymentId: undefined });
+  it('counts runs in progress and, for judged runs, duration, verdict and last run/success times (from the store)', async () => {
+    const store = tempStore();
+    const { registry, observer } = setup(store);
+    const first = run({ id: store.createRun({ trigger: 'deploy', target: 'canary', environments: ['canary', 'production'] }).id });
+    const second = run({ id: store.createRun({ trigger: 'schedule', target: 'production', environments: ['production'] }).id, trigger: 'schedule', target: 'production', environments: ['production'], deploymentId: undefined });
+    const finishedAt = (id: string) => Date.parse(store.getRun(id)!.finishedAt!) / 1000;
     observer.runStarted!(first);
     observer.runStarted!(second);
     assert.equal(await value(registry, 'smoke_runs_in_progress', {}), 2);
 
-    now = T0 + 60_000;
+    store.finishRun(first.id, { status: 'done', verdict: PASS });
     observer.runFinished!(first, { status: 'done', verdict: PASS, durationMs: 42_000 });
     assert.equal(await value(registry, 'smoke_runs_in_progress', {}), 1);
     assert.equal(await value(registry, 'smoke_verdicts_total', { environment: 'canary', verdict: 'pass' }), 1);
     assert.equal(await value(registry, 'smoke_run_duration_seconds', { environment: 'canary', trigger: 'deploy' }, 'smoke_run_duration_seconds_sum'), 42);
-    assert.equal(await value(registry, 'smoke_last_run_timestamp_seconds', { environment: 'canary', trigger: 'deploy' }), (T0 + 60_000) / 1000);
-    assert.equal(await value(registry, 'smoke_last_success_timestamp_seconds', { environment: 'canary' }), (T0 + 60_000) / 1000);
+    assert.equal(await value(registry, 'smoke_last_run_timestamp_seconds', { environment: 'canary', trigger: 'deploy' }), finishedAt(first.id));
+    assert.equal(await value(registry, 'smoke_last_success_timestamp_seconds', { environment: 'canary' }), finishedAt(first.id));
 
-    now = T0 + 120_000;
+    store.finishRun(second.id, { status: 'done', verdict: FAIL });
     observer.runFinished!(second, { status: 'done', verdict: FAIL, durationMs: 10_000 });
     assert.equal(await value(registry, 'smoke_verdicts_total', { environment: 'production', verdict: 'fail' }), 1);
-    assert.equal(await value(registry, 'smoke_last_run_timestamp_seconds', { environment: 'production', trigger: 'schedule' }), (T0 + 120_000) / 1000);
+    assert.equal(await value(registry, 'smoke_last_run_timestamp_seconds', { environment: 'production', trigger: 'schedule' }), finishedAt(second.id));
     // A failed run is a run, not a success.
     assert.equal(await value(registry, 'smoke_last_success_timestamp_seconds', { environment: 'production' }), 0);
     assert.equal(await value(registry, 'smoke_runs_in_progress', {}), 0);
@@ -176,21 +189,18 @@ describe('metrics observer', () => {
     observer.runFinished!(failedFast, { status: 'done', verdict: FAIL, durationMs: 3_000, verdictGiven: true });
     assert.equal(await value(registry, 'smoke_verdicts_total', { environment: 'canary', verdict: 'fail' }), 1);
     assert.equal(await value(registry, 'smoke_run_duration_seconds', { environment: 'canary', trigger: 'deploy' }, 'smoke_run_duration_seconds_count'), 2);
+    store.close();
   });
 
   it('keeps one deployment_info series per environment, dropping the old version on a new deploy', async () => {
-    const { registry, observer } = setup();
-    const deployment = (environment: string, version: string) => ({
-      id: `dep_${version}`,
-      service: 'shop',
-      environment,
-      version,
-      status: 'queued' as const,
-      createdAt: new Date(T0).toISOString(),
-    });
-    observer.deploymentReceived!(deployment('canary', '1.1.0'));
-    observer.deploymentReceived!(deployment('production', '1.0.0'));
-    observer.deploymentReceived!(deployment('canary', '1.2.0'));
+    const store = tempStore();
+    const { registry, observer } = setup(store);
+    const deploy = (environment: string, version: string) =>
+      observer.deploymentReceived!(store.createDeployment({ service: 'shop', environment, version }).deployment);
+    deploy('canary', '1.1.0');
+    deploy('production', '1.0.0');
+    assert.equal((await samples(registry, 'smoke_deployment_info')).length, 2);
+    deploy('canary', '1.2.0');
     const info = await samples(registry, 'smoke_deployment_info');
     assert.deepEqual(
       info.map((s) => [s.labels.environment, s.labels.version, s.value]).sort(),
@@ -199,6 +209,7 @@ describe('metrics observer', () => {
         ['production', '1.0.0', 1],
       ],
     );
+    store.close();
   });
 
   it('restores versions, last run and success times and last flow results from the store after a restart', async () => {

@@ -9,19 +9,25 @@ import { ATTEMPT_KINDS, TRIGGERS, VERDICTS } from './labels.ts';
 export const RUN_DURATION_BUCKETS = [1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1200];
 
 export interface RunMetrics {
-  /** What the store remembers from before a restart: when each target last finished a judged run, and last passed. */
-  restore(times: readonly FinishedRunTimes[]): void;
   started(run: RunRecord): void;
-  finished(run: RunRecord, ended: RunEnded, nowMs: number): void;
+  finished(run: RunRecord, ended: RunEnded): void;
   /** A verdict given before its run ended: counted now, not again when the run ends. */
   given(run: RunRecord, verdict: Verdict): void;
 }
 
 /**
  * The per-run families. A run counts for its target: a canary deploy is a
- * canary run, even though production ran beside it as the baseline.
+ * canary run, even though production ran beside it as the baseline. The
+ * last-run and last-success times describe shared state: they are set on each
+ * scrape from `finishedRuns` (the store's, so every replica exports the same;
+ * undefined when the store cannot answer, and the last values stay). The
+ * others count this replica's own work.
  */
-export function createRunMetrics(registry: Registry, environments: readonly string[]): RunMetrics {
+export function createRunMetrics(
+  registry: Registry,
+  environments: readonly string[],
+  finishedRuns: () => readonly FinishedRunTimes[] | undefined,
+): RunMetrics {
   const duration = new Histogram({
     name: 'smoke_run_duration_seconds',
     help: 'Wall time of a judged run (both environments, reachability checks and flows) by target environment and trigger.',
@@ -34,17 +40,36 @@ export function createRunMetrics(registry: Registry, environments: readonly stri
     help: 'Runs executing now (queued ones not counted).',
     registers: [registry],
   });
+  const seconds = (ms: number) => ms / 1000;
   const lastRun = new Gauge({
     name: 'smoke_last_run_timestamp_seconds',
     help: 'Unix time the last judged run of the target environment finished, by trigger; 0 when there was none.',
     labelNames: ['environment', 'trigger'] as const,
     registers: [registry],
+    collect() {
+      const times = finishedRuns();
+      if (!times) return;
+      for (const environment of environments) for (const trigger of TRIGGERS) this.set({ environment, trigger }, 0);
+      for (const { target, trigger, finishedAt } of times) {
+        // Environments since removed from the config stay out: their series would never change again.
+        if (environments.includes(target)) this.set({ environment: target, trigger }, seconds(Date.parse(finishedAt)));
+      }
+    },
   });
   const lastSuccess = new Gauge({
     name: 'smoke_last_success_timestamp_seconds',
     help: 'Unix time the last run of the target environment with a pass verdict finished; 0 when there was none.',
     labelNames: ['environment'] as const,
     registers: [registry],
+    collect() {
+      const times = finishedRuns();
+      if (!times) return;
+      const passed = new Map<string, number>(environments.map((environment) => [environment, 0]));
+      for (const { target, passedAt } of times) {
+        if (passedAt !== undefined && passed.has(target)) passed.set(target, Math.max(passed.get(target)!, Date.parse(passedAt)));
+      }
+      for (const [environment, atMs] of passed) this.set({ environment }, seconds(atMs));
+    },
   });
   const verdicts = new Counter({
     name: 'smoke_verdicts_total',
@@ -73,19 +98,8 @@ export function createRunMetrics(registry: Registry, environments: readonly stri
 
   // By id, so a run whose end is reported twice is not subtracted twice.
   const running = new Set<string>();
-  const seconds = (ms: number) => ms / 1000;
 
   return {
-    restore(times) {
-      const passed = new Map<string, number>();
-      for (const { target, trigger, finishedAt, passedAt } of times) {
-        // Environments since removed from the config stay out: their series would never change again.
-        if (!environments.includes(target)) continue;
-        lastRun.set({ environment: target, trigger }, seconds(Date.parse(finishedAt)));
-        if (passedAt !== undefined) passed.set(target, Math.max(passed.get(target) ?? 0, Date.parse(passedAt)));
-      }
-      for (const [environment, atMs] of passed) lastSuccess.set({ environment }, seconds(atMs));
-    },
     started(run) {
       running.add(run.id);
       inProgress.set(running.size);
@@ -93,7 +107,7 @@ export function createRunMetrics(registry: Registry, environments: readonly stri
     given(run, verdict) {
       verdicts.inc({ environment: run.target, verdict: verdict.kind });
     },
-    finished(run, ended, nowMs) {
+    finished(run, ended) {
       running.delete(run.id);
       inProgress.set(running.size);
       // Browser work is spent however the run ended, so every ending counts.
@@ -105,9 +119,7 @@ export function createRunMetrics(registry: Registry, environments: readonly stri
       if (ended.status !== 'done' || !ended.verdict) return;
       const environment = run.target;
       duration.observe({ environment, trigger: run.trigger }, seconds(ended.durationMs));
-      lastRun.set({ environment, trigger: run.trigger }, seconds(nowMs));
       if (!ended.verdictGiven) verdicts.inc({ environment, verdict: ended.verdict.kind });
-      if (ended.verdict.kind === 'pass') lastSuccess.set({ environment }, seconds(nowMs));
     },
   };
 }

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { writing } from './faults.ts';
-import type { RunTrigger } from './records.ts';
+import { distinctRunValues, LAST_JUDGED, LAST_PASSED, TRIGGERS } from './scans.ts';
 
 /**
  * Rows no pass may prune, however old: what the metrics restore after a
@@ -45,35 +45,16 @@ const KEPT_DEPLOYMENTS = `
  */
 const RUNS_OF_KEPT_DEPLOYMENTS = `SELECT id FROM runs WHERE deployment_id IN (${KEPT_DEPLOYMENTS})`;
 
-/**
- * The distinct values of an indexed column by a loose index scan: one index
- * lookup per value (a handful of targets or schedules), where DISTINCT or
- * GROUP BY would read every run.
- */
-const distinct = (column: 'target' | 'schedule') => `
-  WITH RECURSIVE v(value) AS (
-    SELECT MIN(${column}) FROM runs WHERE ${column} IS NOT NULL
-    UNION ALL SELECT (SELECT MIN(${column}) FROM runs WHERE ${column} > v.value) FROM v WHERE v.value IS NOT NULL)
-  SELECT value FROM v WHERE value IS NOT NULL`;
-
-const TRIGGERS = Object.keys({ deploy: 1, schedule: 1, manual: 1 } satisfies Record<RunTrigger, 1>);
-
 const DECIDED = `('passed', 'failed', 'flaky')`;
 
 export function createStoreRetention(db: Database.Database): StoreRetention {
   const q = {
-    targets: db.prepare(distinct('target')).pluck(),
-    schedules: db.prepare(distinct('schedule')).pluck(),
+    targets: db.prepare(distinctRunValues('target')).pluck(),
+    schedules: db.prepare(distinctRunValues('schedule')).pluck(),
     // Each through an index (runs_target, runs_judged, runs_schedule): a few rows read per target, not every run.
     newestOfTarget: db.prepare('SELECT id FROM runs WHERE target = ? ORDER BY seq DESC LIMIT 1').pluck(),
-    lastJudged: db
-      .prepare(`SELECT id FROM runs WHERE target = ? AND trigger = ? AND status = 'done' AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1`)
-      .pluck(),
-    lastPassed: db
-      .prepare(
-        `SELECT id FROM runs WHERE target = ? AND trigger = ? AND status = 'done' AND finished_at IS NOT NULL AND verdict = 'pass' ORDER BY finished_at DESC LIMIT 1`,
-      )
-      .pluck(),
+    lastJudged: db.prepare(LAST_JUDGED).pluck(),
+    lastPassed: db.prepare(LAST_PASSED).pluck(),
     newestOfSchedule: db.prepare('SELECT id FROM runs WHERE schedule = ? ORDER BY seq DESC LIMIT 1').pluck(),
     newestEndedOfSchedule: db.prepare(`SELECT id FROM runs WHERE schedule = ? AND ${ENDED_RUN} ORDER BY seq DESC LIMIT 1`).pluck(),
     runsOfKeptDeployments: db.prepare(RUNS_OF_KEPT_DEPLOYMENTS).pluck(),

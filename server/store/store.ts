@@ -6,6 +6,8 @@ import { ServiceFault } from '../errors.ts';
 import type { AttemptCounts, FlowOutcome, FlowResult, Reachability, RunnerOutcome, RunTimings, Verdict, VerdictKind } from '../verdict/types.ts';
 import { writing } from './faults.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { createLatestFlowOutcomes } from './flow-outcomes.ts';
+import { distinctRunValues, LAST_JUDGED, LAST_PASSED, TRIGGERS } from './scans.ts';
 import { createStoreRetention, type StoreRetention } from './retention.ts';
 import { maybe, optional, strip, toDeployment, toResult, toRun, type Row } from './rows.ts';
 import type { DeploymentRecord, RunRecord, RunStatus, RunTrigger, RunWithResults } from './records.ts';
@@ -233,6 +235,25 @@ export function openStore(file: string): Store {
     q.probeDelete.run();
   });
 
+  const judged = {
+    targets: db.prepare(distinctRunValues('target')).pluck(),
+    last: db.prepare(LAST_JUDGED),
+    passed: db.prepare(LAST_PASSED),
+  };
+  /** Per target and trigger, through indexes: read on every metrics scrape, so never a pass over every run. */
+  function lastFinishedRuns(): FinishedRunTimes[] {
+    const times: FinishedRunTimes[] = [];
+    for (const target of (judged.targets.all() as string[]).sort()) {
+      for (const trigger of [...TRIGGERS].sort()) {
+        const last = judged.last.get(target, trigger) as Row | undefined;
+        if (!last) continue;
+        const passed = judged.passed.get(target, trigger) as Row | undefined;
+        times.push(strip({ target, trigger, finishedAt: last.finished_at as string, passedAt: optional<string>(passed?.finished_at) }));
+      }
+    }
+    return times;
+  }
+
   function insertRun(input: NewRun): RunRecord {
     const id = newId('run');
     q.insertRun.run({
@@ -316,46 +337,18 @@ export function openStore(file: string): Store {
     latestDeployments: () =>
       db
         .prepare(
-          `SELECT * FROM deployments d WHERE rowid = (
-             SELECT rowid FROM deployments WHERE environment = d.environment ORDER BY created_at DESC, rowid DESC LIMIT 1)`,
+          // A loose scan of deployments_environment: one lookup per environment, not a subquery per deployment.
+          `WITH RECURSIVE e(value) AS (
+             SELECT MIN(environment) FROM deployments
+             UNION ALL SELECT (SELECT MIN(environment) FROM deployments WHERE environment > e.value) FROM e WHERE e.value IS NOT NULL)
+           SELECT d.* FROM e JOIN deployments d ON d.rowid = (
+             SELECT rowid FROM deployments WHERE environment = e.value ORDER BY created_at DESC, rowid DESC LIMIT 1)
+           WHERE e.value IS NOT NULL`,
         )
         .all()
         .map((r) => toDeployment(r as Row)),
-    lastFinishedRuns: () =>
-      (
-        db
-          .prepare(
-            `SELECT target, trigger, MAX(finished_at) AS finished_at, MAX(CASE WHEN verdict = 'pass' THEN finished_at END) AS passed_at
-             FROM runs WHERE status = 'done' AND finished_at IS NOT NULL GROUP BY target, trigger`,
-          )
-          .all() as Row[]
-      ).map((r) =>
-        strip({ target: r.target as string, trigger: r.trigger as RunTrigger, finishedAt: r.finished_at as string, passedAt: optional<string>(r.passed_at) }),
-      ),
-    latestFlowOutcomes: () =>
-      (
-        db
-          .prepare(
-            `WITH results AS (
-               SELECT f.environment, f.flow, f.outcome, r.seq FROM flow_results f JOIN runs r ON r.id = f.run_id),
-             ranked AS (
-               SELECT environment, flow, outcome,
-                 ROW_NUMBER() OVER (PARTITION BY environment, flow ORDER BY outcome IN ('passed', 'failed', 'flaky') DESC, seq DESC) AS n,
-                 MAX(seq) OVER (PARTITION BY environment, flow) AS flow_seq
-               FROM results),
-             newest AS (SELECT environment, MAX(seq) AS seq FROM results GROUP BY environment)
-             SELECT ranked.environment, ranked.flow, ranked.outcome FROM ranked
-             JOIN newest ON newest.environment = ranked.environment AND newest.seq = ranked.flow_seq
-             WHERE ranked.n = 1 ORDER BY ranked.environment, ranked.flow`,
-          )
-          .all() as Row[]
-      ).map((r) =>
-        strip({
-          environment: r.environment as string,
-          flow: r.flow as string,
-          outcome: ['passed', 'failed', 'flaky'].includes(r.outcome as string) ? (r.outcome as LatestFlowOutcome['outcome']) : undefined,
-        }),
-      ),
+    lastFinishedRuns: () => lastFinishedRuns(),
+    latestFlowOutcomes: createLatestFlowOutcomes(db),
     ping: () => {
       db.prepare('SELECT 1').get();
     },
