@@ -117,6 +117,7 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
     verifier,
     store,
     registry,
+    replica: config.server.instanceId,
     logger: logger.child({ subsystem: 'scheduler' }),
   });
   const gates = createGates({

@@ -7,6 +7,13 @@ import { removeRunFolders, runFolders, staleFolders, type Removal } from './fold
 import { measureStorage } from './storage-size.ts';
 
 const DAY_MS = 86_400_000;
+/**
+ * How long a claim on a cron tick is kept, whatever retentionDays says: it
+ * only has to outlive that tick on every replica (seconds apart, a minute at
+ * most when one runs late), and a day keeps even an every-second schedule
+ * to 86,400 rows.
+ */
+const TICK_CLAIM_MS = DAY_MS;
 
 /** What a pass works on; the pruner builds it from its own dependencies. */
 export interface PassContext {
@@ -36,10 +43,10 @@ export interface PassReport {
 }
 
 /**
- * One pass: with `prune`, deletes delivered signals, old runs with their
- * results and folders, done deployments nothing points at any more, and run
- * folders left without a row; then (also without `prune`) measures what is
- * kept. Each step that fails is logged with its cause and leaves the others
+ * One pass: with `prune`, deletes delivered signals, claims on cron ticks
+ * over a day old, old runs with their results and folders, done deployments
+ * nothing points at any more, and run folders left without a row; then (also
+ * without `prune`) measures what is kept. Each step that fails is logged with its cause and leaves the others
  * to run; nothing here throws.
  */
 export async function runPass(ctx: PassContext, prune: boolean): Promise<PassReport> {
@@ -82,6 +89,8 @@ export async function runPass(ctx: PassContext, prune: boolean): Promise<PassRep
 
   if (prune) {
     await step('prune delivered signals', () => batches(() => count('signals', outbox.pruneDelivered(before, batchSize))));
+    const claimsBefore = new Date(nowMs - TICK_CLAIM_MS).toISOString();
+    await step('forget old tick claims', () => batches(() => store.retention.pruneTickClaims(claimsBefore, batchSize)));
     // Before deployments: a remembered delivery keeps its deployment.
     await step('forget old gate deliveries', () => deliveries.prune(nowMs));
     const keep = await step('find the runs and deployments to keep', () => store.retention.kept());

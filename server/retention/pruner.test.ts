@@ -135,6 +135,22 @@ describe('pruner', () => {
     assert.deepEqual(readdirSync(r.artifacts), []);
   });
 
+  it('forgets claims on cron ticks older than a day, in batches, whatever retentionDays says', async () => {
+    const r = rig({ retentionDays: 3650 });
+    // One claim a minute back from now, two batches and a bit past a day; the newest day of them stays.
+    const claims = 24 * 60 + 1 + BATCH_SIZE * 2 + 5;
+    r.store.db.transaction(() => {
+      for (let i = 0; i < claims; i++) r.store.claimTick('pulse', new Date(NOW - i * 60_000).toISOString());
+    })();
+    const report = await r.pruner.runOnce();
+    assert.deepEqual(report.failures, []);
+    const left = r.store.db.prepare('SELECT slot FROM tick_claims ORDER BY slot').pluck().all() as string[];
+    assert.equal(left.length, 24 * 60 + 1, 'the last day, both ends included');
+    assert.equal(left[0], new Date(NOW - DAY).toISOString());
+    assert.equal(r.store.claimTick('pulse', new Date(NOW).toISOString()), false, 'a recent tick is still claimed');
+    await r.pruner.stop();
+  });
+
   it('prunes soon after start and then every prune interval, measuring in between; never two passes at once', async () => {
     const r = rig({ startDelayMs: 5_000, measureIntervalMs: 300_000, pruneIntervalMs: 3_600_000 });
     const passes = () => r.lines.filter((l) => l.msg === 'retention pass done').length;

@@ -12,7 +12,11 @@ export interface CronTask {
 export type TimerHandle = unknown;
 
 export interface CronHandlers {
-  tick(): void;
+  /**
+   * A tick to run now. `slot` is the time it was scheduled for (whole
+   * seconds), not the time it fired: every replica names the same tick alike.
+   */
+  tick(slot: Date): void;
   /** A tick that came and went while the process could not run it (the event loop was blocked). */
   missed(slot: Date): void;
 }
@@ -46,7 +50,7 @@ export function systemClock(logger: Logger): Clock {
     cron(expression, timezone, name, on) {
       // noOverlap stays off: the scheduler tracks overlap itself, because only it
       // knows about runs started by hand and by re-checks, and it counts the skips.
-      const task = createTask(expression, () => on.tick(), {
+      const task = createTask(expression, (context) => on.tick(context.date), {
         timezone,
         name,
         logger: cronLogger,

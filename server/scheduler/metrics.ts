@@ -1,7 +1,12 @@
 import { Counter, type Registry } from 'prom-client';
 
-/** `missed`: node-cron could not deliver the tick in time (a blocked event loop). */
-export type TickResult = 'started' | 'skipped' | 'missed';
+/**
+ * `missed`: the tick could not be run: node-cron could not deliver it in time
+ * (a blocked event loop), or the store could not record the claim on it.
+ * `claimed_elsewhere`: another replica sharing the store took the tick.
+ */
+export type TickResult = 'started' | 'skipped' | 'missed' | 'claimed_elsewhere';
+export const TICK_RESULTS: readonly TickResult[] = ['started', 'skipped', 'missed', 'claimed_elsewhere'];
 
 export interface SchedulerMetrics {
   tick(schedule: string, result: TickResult): void;
@@ -12,7 +17,7 @@ export interface SchedulerMetrics {
 export function schedulerMetrics(registry: Registry, schedules: readonly string[]): SchedulerMetrics {
   const ticks = new Counter({
     name: 'smoke_schedule_ticks_total',
-    help: 'Cron ticks per schedule: started a run, skipped because its previous run was still queued or running, or missed because the process was too busy to deliver it.',
+    help: 'Cron ticks per schedule on this replica: started a run, skipped because its previous run was still queued or running, missed because the process was too busy to deliver it or the store could not record the claim on it, or claimed_elsewhere because another replica took it.',
     labelNames: ['schedule', 'result'] as const,
     registers: [registry],
   });
@@ -24,7 +29,7 @@ export function schedulerMetrics(registry: Registry, schedules: readonly string[
   });
   // Present from the start at 0, so rate() and "skipped > 0" alerts see the first increase.
   for (const schedule of schedules) {
-    for (const result of ['started', 'skipped', 'missed'] satisfies TickResult[]) ticks.labels(schedule, result).inc(0);
+    for (const result of TICK_RESULTS) ticks.labels(schedule, result).inc(0);
     rechecks.labels(schedule).inc(0);
   }
   return {

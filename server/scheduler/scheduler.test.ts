@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { getTasks } from 'node-cron';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import type { ScheduleConfig } from '../config/config.ts';
-import { NotFoundError } from '../errors.ts';
+import { NotFoundError, StoreUnavailable } from '../errors.ts';
 import type { RunRecord, RunWithResults } from '../store/records.ts';
+import { openStore } from '../store/store.ts';
 import type { RunRequest } from '../verification/verifier.ts';
 import type { FlowResult, Verdict } from '../verdict/types.ts';
 import { systemClock, type Clock, type CronHandlers, type TimerHandle } from './clock.ts';
@@ -37,8 +41,9 @@ class FakeClock implements Clock {
   }
   now = () => this.nowMs;
 
-  fire(name: string): void {
-    this.crons.find((c) => c.name === name && !c.destroyed)!.on.tick();
+  /** Fires a tick, as node-cron does, with the slot it was scheduled for (by default: now). */
+  fire(name: string, slot = new Date(this.nowMs)): void {
+    this.crons.find((c) => c.name === name && !c.destroyed)!.on.tick(slot);
   }
   /** Delays of the timers pending now, ms. */
   pending(): number[] {
@@ -111,19 +116,24 @@ function setup(schedules: Partial<ScheduleConfig>[], extra: Partial<SchedulerDep
   const scheduler = createScheduler({
     schedules: configs,
     verifier,
-    store: { lastFinishedRunOfSchedule: () => undefined },
+    store: { lastFinishedRunOfSchedule: () => undefined, claimTick: () => true },
     registry,
     logger,
     clock,
     ...extra,
   });
   scheduler.start();
-  const ticks = async (schedule: string) => {
+  const allTicks = async (schedule: string) => {
     const metric = (await registry.getSingleMetric('smoke_schedule_ticks_total')!.get()).values;
     const of = (result: string) => metric.find((v) => v.labels.schedule === schedule && v.labels.result === result)?.value;
-    return { started: of('started'), skipped: of('skipped'), missed: of('missed') };
+    return { started: of('started'), skipped: of('skipped'), missed: of('missed'), claimedElsewhere: of('claimed_elsewhere') };
   };
-  return { clock, verifier, registry, scheduler, ticks };
+  /** The counts a single replica sees: every tick is its own. */
+  const ticks = async (schedule: string) => {
+    const { claimedElsewhere: _, ...counts } = await allTicks(schedule);
+    return counts;
+  };
+  return { clock, verifier, registry, scheduler, ticks, allTicks };
 }
 
 describe('scheduler', () => {
@@ -330,13 +340,14 @@ describe('scheduler', () => {
     const tasksBefore = getTasks().size;
     const timersBefore = timers();
     const verifier = new FakeVerifier();
+    const claimed: string[] = [];
     const scheduler = createScheduler({
       schedules: [
         { name: 'every-second', cron: '* * * * * *', timezone: 'UTC', environments: ['canary'], jitterSeconds: 0, recheckSeconds: 10 },
         { name: 'jittery', cron: '* * * * * *', timezone: 'Europe/Paris', environments: ['canary'], jitterSeconds: 3600 },
       ],
       verifier,
-      store: { lastFinishedRunOfSchedule: () => undefined },
+      store: { lastFinishedRunOfSchedule: () => undefined, claimTick: (schedule, slot) => claimed.push(`${schedule} ${slot}`) > 0 },
       registry: new Registry(),
       logger,
       // Real cron and timers; a fixed draw, so 'jittery' always waits (half an hour) and never starts a run.
@@ -350,6 +361,9 @@ describe('scheduler', () => {
     // Let both tick: one run starts and fails (arming a re-check), the other waits out its jitter.
     await until(() => verifier.submitted.length >= 1 && scheduler.list()[1]!.running);
     assert.equal(verifier.submitted[0]!.schedule, 'every-second');
+    // node-cron's slot, not the moment it fired: whole seconds, so every replica names the tick alike.
+    assert.match(claimed[0]!, /^(every-second|jittery) \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/);
+    assert.ok(Date.parse(claimed[0]!.split(' ')[1]!) >= startedAt - 1_000, claimed[0]);
     await verifier.submitted[0]!.finish(FAIL);
     assert.ok(scheduler.list()[0]!.recheckAt);
     assert.ok(timers() > timersBefore, 'cron, jitter and re-check timers are armed');
@@ -357,6 +371,105 @@ describe('scheduler', () => {
     await settled();
     assert.equal(getTasks().size, tasksBefore);
     assert.equal(timers(), timersBefore);
+  });
+});
+
+describe('scheduler across replicas sharing one store', () => {
+  /** Two replicas: each its own store connection to one SQLite file, registry, verifier and cron. */
+  function replicas(schedule: Partial<ScheduleConfig>) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'smoke-ticks-'));
+    const file = path.join(dir, 'smoke.db');
+    const stores = [openStore(file), openStore(file)];
+    const [a, b] = stores.map((store, i) => setup([schedule], { store, replica: `replica-${i}` }));
+    const close = () => {
+      a!.scheduler.stop();
+      b!.scheduler.stop();
+      stores.forEach((s) => s.close());
+      rmSync(dir, { recursive: true, force: true });
+    };
+    return { a: a!, b: b!, stores, close };
+  }
+
+  it('runs each tick once: the replica that claims the slot first runs it, the other counts claimed_elsewhere', async () => {
+    const { a, b, stores, close } = replicas({ name: 'nightly' });
+    try {
+      assert.deepEqual(await a.allTicks('nightly'), { started: 0, skipped: 0, missed: 0, claimedElsewhere: 0 }, 'series exist before the first tick');
+      for (let i = 0; i < 6; i++) {
+        const slot = new Date(START + i * 60_000);
+        const [first, second] = i % 2 === 0 ? [a, b] : [b, a];
+        const before = first.verifier.submitted.length + second.verifier.submitted.length;
+        first.clock.fire('nightly', slot);
+        // The other replica's cron fires the same slot a little later in its own time.
+        second.clock.fire('nightly', new Date(slot.getTime() + 250));
+        assert.equal(first.verifier.submitted.length + second.verifier.submitted.length, before + 1, `slot ${i}: one run across both`);
+        const run = first.verifier.submitted.at(-1)!;
+        assert.equal(run.schedule, 'nightly');
+        await run.finish(PASS);
+      }
+      assert.equal(a.verifier.submitted.length, 3);
+      assert.equal(b.verifier.submitted.length, 3);
+      assert.deepEqual(await a.allTicks('nightly'), { started: 3, skipped: 0, missed: 0, claimedElsewhere: 3 });
+      assert.deepEqual(await b.allTicks('nightly'), { started: 3, skipped: 0, missed: 0, claimedElsewhere: 3 });
+      const claims = stores[0]!.db.prepare('SELECT slot, replica FROM tick_claims ORDER BY slot').all();
+      assert.deepEqual(
+        claims,
+        [0, 1, 2, 3, 4, 5].map((i) => ({ slot: new Date(START + i * 60_000).toISOString(), replica: `replica-${i % 2}` })),
+      );
+    } finally {
+      close();
+    }
+  });
+
+  it('claims the slot before the jitter wait and before looking at its own runs', async () => {
+    const { a, b, close } = replicas({ name: 'spread', jitterSeconds: 60 });
+    try {
+      a.clock.random = () => 0.5;
+      b.clock.random = () => 0.5;
+      a.clock.fire('spread', new Date(START));
+      b.clock.fire('spread', new Date(START));
+      assert.deepEqual(a.clock.pending(), [30_000], 'the winner waits out its jitter');
+      assert.deepEqual(b.clock.pending(), [], 'the loser waits for nothing');
+      await a.clock.advance(30_000);
+      assert.equal(a.verifier.submitted.length, 1);
+      // The winner's run is still going: it skips the next slot it claims; the other replica does not run it either.
+      a.clock.fire('spread', new Date(START + 60_000));
+      b.clock.fire('spread', new Date(START + 60_000));
+      assert.equal(a.verifier.submitted.length + b.verifier.submitted.length, 1);
+      assert.deepEqual(await a.allTicks('spread'), { started: 1, skipped: 1, missed: 0, claimedElsewhere: 0 });
+      assert.deepEqual(await b.allTicks('spread'), { started: 0, skipped: 0, missed: 0, claimedElsewhere: 2 });
+    } finally {
+      close();
+    }
+  });
+
+  it('counts a tick the store cannot claim as missed, with the cause, and runs nothing', async () => {
+    const lines: { level: number; msg: string; err?: { message: string } }[] = [];
+    const capture = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    let refuse = true;
+    const { clock, verifier, scheduler, ticks } = setup([{ name: 'nightly' }], {
+      logger: capture,
+      store: {
+        lastFinishedRunOfSchedule: () => undefined,
+        claimTick: () => {
+          if (refuse) throw new StoreUnavailable('claim the schedule tick', { cause: new Error('database or disk is full') });
+          return true;
+        },
+      },
+    });
+    clock.fire('nightly');
+    assert.equal(verifier.submitted.length, 0, 'not run blind: every replica would');
+    assert.deepEqual(await ticks('nightly'), { started: 0, skipped: 0, missed: 1 });
+    assert.equal(scheduler.list()[0]!.ticks.missed, 1);
+    const warning = lines.find((l) => l.level === 40)!;
+    assert.equal(warning.msg, 'schedule tick missed: the store could not record the claim on it');
+    assert.match(warning.err!.message, /database or disk is full; could not claim the schedule tick/);
+    // Manual runs are not ticks: they need no claim.
+    assert.equal(scheduler.runNow('nightly').length, 1);
+    await verifier.submitted[0]!.finish(PASS);
+    refuse = false;
+    clock.fire('nightly', new Date(START + 60_000));
+    assert.equal(verifier.submitted.length, 2, 'the next slot runs once the store takes writes again');
+    scheduler.stop();
   });
 });
 

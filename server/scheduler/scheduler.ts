@@ -37,8 +37,10 @@ export interface Scheduler {
 export interface SchedulerDeps {
   readonly schedules: readonly ScheduleConfig[];
   readonly verifier: Pick<Verifier, 'submitRun' | 'activeRuns'>;
-  readonly store: Pick<Store, 'lastFinishedRunOfSchedule'>;
+  readonly store: Pick<Store, 'lastFinishedRunOfSchedule' | 'claimTick'>;
   readonly registry: Registry;
+  /** `server.instanceId`, recorded with each tick this replica claims. */
+  readonly replica?: string;
   readonly logger: Logger;
   readonly clock?: Clock;
 }
@@ -60,10 +62,12 @@ interface State {
 
 /**
  * Runs each configured schedule on its cron cadence through the verifier, so
- * scheduled runs share the run limit with deploys and queue behind them. A
- * schedule never overlaps itself: a tick that finds its previous run still
- * queued or running is skipped and counted. A failing schedule with
- * `recheckSeconds` runs again at that interval until it passes.
+ * scheduled runs share the run limit with deploys and queue behind them. Every
+ * replica fires every tick; the one that claims it in the store first runs it.
+ * A schedule never overlaps itself on a replica: a tick that finds its
+ * previous run still queued or running there is skipped and counted. A
+ * failing schedule with `recheckSeconds` runs again at that interval until it
+ * passes.
  */
 export function createScheduler(deps: SchedulerDeps): Scheduler {
   const { verifier, store, logger } = deps;
@@ -80,8 +84,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
   const busy = (s: State) => s.active.size > 0 || s.jitter !== undefined;
 
-  function tick(s: State): void {
-    if (stopped) return;
+  function tick(s: State, slot: Date): void {
+    if (stopped || !claim(s, slot)) return;
     if (busy(s)) {
       s.skipped++;
       metrics.tick(s.schedule.name, 'skipped');
@@ -105,10 +109,33 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     }, delayMs);
   }
 
-  function missed(s: State, slot: Date): void {
+  /**
+   * Takes the tick in the store before anything else (the jitter wait
+   * included), so however many replicas share the store and fire it, one
+   * runs it. False, counted, when this replica must leave it.
+   */
+  function claim(s: State, slot: Date): boolean {
+    // Whole seconds, UTC: every replica has to name the same tick alike.
+    const at = new Date(Math.floor(slot.getTime() / 1000) * 1000).toISOString();
+    let won: boolean;
+    try {
+      won = store.claimTick(s.schedule.name, at, deps.replica);
+    } catch (err) {
+      // Run unclaimed, it could run on every replica at once: missing it once is the lesser harm.
+      missed(s, slot, 'the store could not record the claim on it', err);
+      return false;
+    }
+    if (!won) {
+      metrics.tick(s.schedule.name, 'claimed_elsewhere');
+      s.log.debug({ slot: at }, 'schedule tick left to the replica that claimed it first');
+    }
+    return won;
+  }
+
+  function missed(s: State, slot: Date, why = 'the process was too busy to start it in time', err?: unknown): void {
     s.missed++;
     metrics.tick(s.schedule.name, 'missed');
-    s.log.warn({ slot }, 'schedule tick missed: the process was too busy to start it in time');
+    s.log.warn({ slot, ...(err !== undefined && { err }) }, `schedule tick missed: ${why}`);
   }
 
   /** From a timer or cron callback, where a throw would have nobody to catch it. */
@@ -180,7 +207,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       if (started) throw new Error('the scheduler was already started');
       started = true;
       for (const s of states.values()) {
-        s.task = clock.cron(s.schedule.cron, s.schedule.timezone, s.schedule.name, { tick: () => tick(s), missed: (slot) => missed(s, slot) });
+        s.task = clock.cron(s.schedule.cron, s.schedule.timezone, s.schedule.name, { tick: (slot) => tick(s, slot), missed: (slot) => missed(s, slot) });
         s.log.info({ cron: s.schedule.cron, timezone: s.schedule.timezone, nextRunAt: s.task.nextRun() }, 'schedule armed');
       }
     },

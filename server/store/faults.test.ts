@@ -57,6 +57,16 @@ describe('store write faults', () => {
     assert.ok(refusal instanceof StoreUnavailable, 'a full database refuses a result');
     assert.match(refusal.message, /^the store cannot write: database or disk is full; could not record a flow result/);
     assert.throws(() => store.probeWrite(), StoreUnavailable, 'the probe needs more than what is left');
+    let claimRefused: unknown;
+    for (let i = 0; i < 200 && !claimRefused; i++) {
+      try {
+        store.claimTick(`schedule-${'x'.repeat(500)}-${i}`, '2030-01-01T00:00:00.000Z');
+      } catch (err) {
+        claimRefused = err;
+      }
+    }
+    assert.ok(claimRefused instanceof StoreUnavailable, 'a full database refuses a tick claim');
+    assert.match(claimRefused.message, /could not claim the schedule tick/);
     assert.doesNotThrow(() => store.ping(), 'reads still work: which is why readiness must write');
     store.db.pragma('max_page_count = 1073741823');
     store.probeWrite();
@@ -70,6 +80,7 @@ describe('store write faults', () => {
     store.db.pragma('query_only = 1');
     assert.throws(() => store.createDeployment({ service: 'shop', environment: 'canary', version: '1' }), (err: Error) => err instanceof StoreUnavailable && /record the deployment/.test(err.message));
     assert.throws(() => store.probeWrite(), StoreUnavailable);
+    assert.throws(() => store.claimTick('nightly', '2030-01-01T00:00:00.000Z'), (err: Error) => err instanceof StoreUnavailable && /claim the schedule tick/.test(err.message));
     assert.equal(store.listDeployments({ limit: 10 }).length, 0);
     store.close();
   });

@@ -166,4 +166,17 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX runs_judged ON runs (target, trigger, finished_at) WHERE status = 'done' AND finished_at IS NOT NULL;
   `,
+  // Which replica took each cron tick (schedule, slot: the scheduled time, ISO UTC): every replica
+  // runs cron and the first INSERT of the key wins, so a tick runs once however many share the store.
+  // Plain SQL (INSERT ... ON CONFLICT DO NOTHING) that PostgreSQL runs unchanged.
+  `
+  CREATE TABLE tick_claims (
+    schedule   TEXT NOT NULL,
+    slot       TEXT NOT NULL,
+    replica    TEXT,
+    claimed_at TEXT NOT NULL,
+    PRIMARY KEY (schedule, slot)
+  );
+  CREATE INDEX tick_claims_slot ON tick_claims (slot);
+  `,
 ];

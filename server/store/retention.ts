@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { writing } from './faults.ts';
+import type { TickClaims } from './ticks.ts';
 import { distinctRunValues, LAST_JUDGED, LAST_PASSED, TRIGGERS } from './scans.ts';
 
 /**
@@ -28,6 +29,8 @@ export interface StoreRetention {
    * how many.
    */
   pruneDeployments(before: string, kept: Kept, limit: number): number;
+  /** Deletes up to `limit` claims of cron ticks scheduled before `before`; returns how many. */
+  pruneTickClaims(before: string, limit: number): number;
   /** Which of these run ids have a row. */
   existingRuns(ids: readonly string[]): Set<string>;
 }
@@ -47,7 +50,7 @@ const RUNS_OF_KEPT_DEPLOYMENTS = `SELECT id FROM runs WHERE deployment_id IN (${
 
 const DECIDED = `('passed', 'failed', 'flaky')`;
 
-export function createStoreRetention(db: Database.Database): StoreRetention {
+export function createStoreRetention(db: Database.Database, ticks: Pick<TickClaims, 'prune'>): StoreRetention {
   const q = {
     targets: db.prepare(distinctRunValues('target')).pluck(),
     schedules: db.prepare(distinctRunValues('schedule')).pluck(),
@@ -159,6 +162,7 @@ export function createStoreRetention(db: Database.Database): StoreRetention {
     }),
     pruneRuns: (before, kept, limit) => writing('prune old runs', () => pruneRuns(before, kept, limit)),
     pruneDeployments: (before, kept, limit) => writing('prune old deployments', () => pruneDeployments(before, kept, limit)),
+    pruneTickClaims: (before, limit) => ticks.prune(before, limit),
     existingRuns: (ids) => new Set(q.existing.all(JSON.stringify(ids)) as string[]),
   };
 }

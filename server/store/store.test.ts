@@ -113,6 +113,7 @@ describe('store', () => {
     raw.exec('ALTER TABLE runs DROP COLUMN replica');
     // And what later migrations made, so they run again on top.
     raw.exec('DROP INDEX IF EXISTS runs_judged');
+    raw.exec('DROP TABLE IF EXISTS tick_claims');
     raw.pragma(`user_version = ${before}`);
     raw.close();
     const upgraded = openStore(file);
@@ -120,6 +121,28 @@ describe('store', () => {
     assert.equal(stored.status, 'running');
     assert.equal(stored.replica, undefined);
     upgraded.close();
+  });
+
+  it('gives each cron tick to the first of the connections sharing the file that claims it, and prunes old claims in batches', () => {
+    const file = tempDb();
+    const [one, two] = [openStore(file), openStore(file)];
+    const slot = '2030-01-01T00:00:00.000Z';
+    assert.equal(one.claimTick('nightly', slot, 'replica-1'), true);
+    assert.equal(two.claimTick('nightly', slot, 'replica-2'), false, 'taken through the other connection');
+    assert.equal(one.claimTick('nightly', slot, 'replica-1'), false, 'a claim is taken once, even by its owner');
+    assert.equal(two.claimTick('hourly', slot, 'replica-2'), true, 'another schedule');
+    assert.equal(two.claimTick('nightly', '2030-01-01T00:01:00.000Z'), true, 'another slot');
+    assert.deepEqual(one.db.prepare('SELECT schedule, slot, replica FROM tick_claims ORDER BY slot, schedule').all(), [
+      { schedule: 'hourly', slot, replica: 'replica-2' },
+      { schedule: 'nightly', slot, replica: 'replica-1' },
+      { schedule: 'nightly', slot: '2030-01-01T00:01:00.000Z', replica: null },
+    ]);
+    assert.equal(one.retention.pruneTickClaims('2030-01-01T00:01:00.000Z', 1), 1, 'a batch stops at its limit');
+    assert.equal(one.retention.pruneTickClaims('2030-01-01T00:01:00.000Z', 10), 1);
+    assert.equal(one.retention.pruneTickClaims('2030-01-01T00:01:00.000Z', 10), 0, 'a claim of the slot itself is kept');
+    assert.equal(two.claimTick('nightly', '2030-01-01T00:01:00.000Z'), false);
+    one.close();
+    two.close();
   });
 
   it('refuses a database written by a newer schema', () => {

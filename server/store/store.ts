@@ -9,6 +9,7 @@ import { MIGRATIONS } from './migrations.ts';
 import { createLatestFlowOutcomes } from './flow-outcomes.ts';
 import { distinctRunValues, LAST_JUDGED, LAST_PASSED, TRIGGERS } from './scans.ts';
 import { createStoreRetention, type StoreRetention } from './retention.ts';
+import { createTickClaims } from './ticks.ts';
 import { maybe, optional, strip, toDeployment, toResult, toRun, type Row } from './rows.ts';
 import type { DeploymentRecord, RunRecord, RunStatus, RunTrigger, RunWithResults } from './records.ts';
 
@@ -79,6 +80,12 @@ export interface Store {
    * drives the store by hand).
    */
   markRunRunning(id: string, replica?: string): void;
+  /**
+   * Takes the cron tick of `schedule` at `slot` (its scheduled time, ISO UTC)
+   * for this replica: true for the one call, across every replica sharing
+   * the store, that got it first; false for the rest.
+   */
+  claimTick(schedule: string, slot: string, replica?: string): boolean;
   recordFlowResult(runId: string, result: FlowResult): void;
   finishRun(id: string, end: RunEnd): void;
   /** Ends a run and its deployment together; says which of them were still open (and so changed). */
@@ -235,6 +242,8 @@ export function openStore(file: string): Store {
     q.probeDelete.run();
   });
 
+  const ticks = createTickClaims(db);
+
   const judged = {
     targets: db.prepare(distinctRunValues('target')).pluck(),
     last: db.prepare(LAST_JUDGED),
@@ -353,7 +362,8 @@ export function openStore(file: string): Store {
       db.prepare('SELECT 1').get();
     },
     probeWrite: () => writing('write the readiness probe', () => probe()),
-    retention: createStoreRetention(db),
+    claimTick: (schedule, slot, replica) => ticks.claim(schedule, slot, replica),
+    retention: createStoreRetention(db, ticks),
     db,
     close: () => db.close(),
   };
