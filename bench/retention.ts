@@ -115,6 +115,7 @@ async function bench(runs: number): Promise<void> {
     const writeStart = performance.now();
     const history = writeHistory(store, artifacts, runs, nowMs, RETENTION_DAYS);
     printHistory(history, performance.now() - writeStart);
+    printReads(store);
     const db = store.db;
     // As a service that has run a while would have it: the write-ahead log checkpointed into the file.
     db.pragma('wal_checkpoint(TRUNCATE)');
@@ -204,6 +205,20 @@ async function bench(runs: number): Promise<void> {
     store?.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The store reads behind every /metrics scrape (the shared gauges) and behind
+ * a restart, timed on this history: the median of 5 calls each.
+ */
+function printReads(store: Store): void {
+  const time = (read: () => unknown) => median(Array.from({ length: 5 }, () => ((t) => (read(), performance.now() - t))(performance.now())));
+  const reads = {
+    latestFlowOutcomes: time(() => store.latestFlowOutcomes()),
+    lastFinishedRuns: time(() => store.lastFinishedRuns()),
+    latestDeployments: time(() => store.latestDeployments()),
+  };
+  print(`reads of every scrape: ${Object.entries(reads).map(([name, ms]) => `${name} ${(ms ?? 0).toFixed(2)} ms`).join(', ')}`);
 }
 
 function printHistory(h: History, writeMs: number): void {

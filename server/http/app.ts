@@ -12,6 +12,7 @@ import type { Signals } from '../signals/signals.ts';
 import type { Store } from '../store/store.ts';
 import type { Verifier } from '../verification/verifier.ts';
 import { assetRoutes } from '../pages/assets.ts';
+import { PAGE_HEADERS } from '../pages/headers.ts';
 import { loginRoutes } from '../pages/login.ts';
 import { pagePaths, pathPrefix } from '../pages/paths.ts';
 import { pageRoutes } from '../pages/routes.ts';
@@ -50,13 +51,6 @@ export interface AppDeps {
   /** Builds a finished run's Playwright HTML report when first opened; without it only reports already on disk are served. */
   readonly reports?: Pick<Reports, 'ensure'>;
 }
-
-/** Headers of every page response; the trace viewer and the report replace the policy with their own (see trace-viewer.ts). */
-const PAGE_HEADERS = {
-  'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
-  'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'same-origin',
-};
 
 /** Where the page auth check applies; '/' itself is matched exactly, so an unknown path is still a plain 404. */
 const PROTECTED_PAGES = ['/deployments', '/runs', '/schedules', '/trace'];
@@ -141,7 +135,6 @@ function pages(deps: AppDeps, prefix: string, sessions: Sessions | undefined): e
       scheduler: deps.scheduler,
       signals: deps.signals,
       paths,
-      artifactsDir: config.storage.artifacts,
       environments: [...config.environments.keys()],
     }),
   );

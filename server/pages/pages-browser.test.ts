@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser } from '@playwright/test';
 import express from 'express';
 import { assertAccessible, launchBrowser, watchedPage } from '../integration/pages-harness.ts';
-import type { ScheduleStatus } from '../scheduler/scheduler.ts';
+import { scheduleStatus } from '../testing/schedule-status.ts';
 import { openStore, type Store } from '../store/store.ts';
 import type { Verdict } from '../verdict/types.ts';
 import { assetRoutes } from './assets.ts';
@@ -23,16 +23,7 @@ import { pageRoutes } from './routes.ts';
 /** A 2×2 red PNG. */
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEklEQVR4nGP4z8DAwMDAwMAAAA0EAQDh3jVbAAAAAElFTkSuQmCC', 'base64');
 
-const nightly = {
-  schedule: { name: 'nightly', cron: '0 3 * * *', timezone: 'UTC', environments: ['production'], jitterSeconds: 0 },
-  nextRunAt: new Date('2026-03-02T03:00:00Z'),
-  recheckAt: null,
-  running: false,
-  activeRunIds: [],
-  failing: true,
-  lastRun: undefined,
-  ticks: { started: 0, skipped: 0, missed: 0 },
-} as unknown as ScheduleStatus;
+const nightly = scheduleStatus({ name: 'nightly', cron: '0 3 * * *', environments: ['production'] }, { nextRunAt: new Date('2026-03-02T03:00:00Z'), failing: true });
 
 describe('pages in a browser', () => {
   let browser: Browser;
@@ -51,7 +42,6 @@ describe('pages in a browser', () => {
         scheduler: { list: () => [nightly] },
         signals: { ofDeployment: () => [] },
         paths: pagePaths(''),
-        artifactsDir: '/nonexistent',
         environments: ['canary', 'production'],
       }),
     );

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
 import type { ScheduleStatus } from '../scheduler/scheduler.ts';
+import { scheduleStatus } from '../testing/schedule-status.ts';
 import type { SignalView } from '../signals/signals.ts';
 import { openStore, type Store } from '../store/store.ts';
 import type { FlowResult, Verdict } from '../verdict/types.ts';
@@ -23,7 +24,6 @@ async function serve(prefix: string, options: { schedules?: ScheduleStatus[]; si
     scheduler: { list: () => options.schedules ?? [] },
     signals: { ofDeployment: () => options.signals ?? [] },
     paths,
-    artifactsDir: '/nonexistent',
     environments: ['canary', 'production', 'staging'],
   });
   app.use('/assets', assetRoutes());
@@ -233,7 +233,6 @@ describe('pages', () => {
       scheduler: { list: () => [] },
       signals: { ofDeployment: () => [] },
       paths: pagePaths(''),
-      artifactsDir: '/nonexistent',
       environments: [],
     }) as unknown as { stack: { route?: { path: string; methods: Record<string, boolean> } }[] };
     const served = new Set(router.stack.filter((l) => l.route && l.route.methods.get).map((l) => l.route!.path));
@@ -278,32 +277,9 @@ describe('overview', () => {
   });
 });
 
-/** A schedule as the scheduler lists it: idle, not failing, never run. */
-function scheduleStatus(schedule: { name: string; cron: string; environments: string[] }): ScheduleStatus {
-  return {
-    schedule: { ...schedule, timezone: 'UTC', jitterSeconds: 0 },
-    nextRunAt: null,
-    recheckAt: null,
-    running: false,
-    activeRunIds: [],
-    failing: false,
-    lastRun: undefined,
-    ticks: { started: 0, skipped: 0, missed: 0 },
-  } as unknown as ScheduleStatus;
-}
-
 describe('schedules page', () => {
   it("shows each schedule's next run and its last runs as marks, newest right, each in words too", async () => {
-    const status = {
-      schedule: { name: 'nightly', cron: '0 3 * * *', timezone: 'UTC', environments: ['production'], jitterSeconds: 0 },
-      nextRunAt: new Date('2026-03-02T03:00:00Z'),
-      recheckAt: null,
-      running: false,
-      activeRunIds: [],
-      failing: true,
-      lastRun: undefined,
-      ticks: { started: 0, skipped: 0, missed: 0 },
-    } as unknown as ScheduleStatus;
+    const status = scheduleStatus({ name: 'nightly', cron: '0 3 * * *', environments: ['production'] }, { nextRunAt: new Date('2026-03-02T03:00:00Z'), failing: true });
     const pages = await serve('', { schedules: [status] });
     try {
       const ids: string[] = [];

@@ -1,3 +1,4 @@
+import { PAGE_HEADERS } from './headers.ts';
 import { Router, type Request, type Response } from 'express';
 import { NotFoundError, RequestError } from '../errors.ts';
 import { SESSION_COOKIE } from '../http/session.ts';
@@ -18,20 +19,12 @@ export interface PageDeps {
   readonly scheduler: Pick<Scheduler, 'list'>;
   readonly signals: Pick<Signals, 'ofDeployment'>;
   readonly paths: PagePaths;
-  /** `storage.artifacts`: where each run's artifacts and report live. */
-  readonly artifactsDir: string;
   /** The configured environments, for the overview's filter. */
   readonly environments: readonly string[];
 }
 
-/** Pages say what they load: scripts and styles from /assets only, images from the service (or data: URLs). */
-const PAGE_HEADERS = {
-  'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
-  'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'same-origin',
-  // Behind auth, and changing while a run goes: never from a cache, nor after signing out.
-  'Cache-Control': 'no-store',
-};
+/** The pages' own headers, and never from a cache: they sit behind auth and change while a run goes. */
+const HEADERS = { ...PAGE_HEADERS, 'Cache-Control': 'no-store' };
 
 const PAGES = ['/', '/deployments/:id', '/deployments/:id/live', '/runs/:id', '/runs/:id/live', '/schedules'] as const;
 
@@ -41,7 +34,7 @@ export function pageRoutes(deps: PageDeps): Router {
   const router = Router();
   router.param('id', pathParam('id'));
   const send = (res: Response, markup: string | { toString(): string }) => {
-    res.set(PAGE_HEADERS).type('html').send(markup.toString());
+    res.set(HEADERS).type('html').send(markup.toString());
   };
   // Auth already ran: a session cookie here is one that let the visitor in, so offer to sign out.
   const signedIn = (req: Request) => (req.get('cookie') ?? '').split(';').some((c) => c.trim().startsWith(`${SESSION_COOKIE}=`));

@@ -14,7 +14,15 @@ const isDecided = (outcome: string): outcome is NonNullable<LatestFlowOutcome['o
  * the same index. A window over every result ever recorded took 0.3 s at
  * 50,000 results, and it grows with the history.
  */
-export function createLatestFlowOutcomes(db: Database.Database): () => LatestFlowOutcome[] {
+/** One flow of an environment's newest run with results, and the runs its outcome comes from. */
+export interface FlowOutcomeSource extends LatestFlowOutcome {
+  /** The environment's newest run with results. */
+  readonly newestRun: string;
+  /** The run of the flow's newest passed/failed/flaky result, when it has one. */
+  readonly decidedRun?: string;
+}
+
+export function createFlowOutcomeSources(db: Database.Database): () => FlowOutcomeSource[] {
   const q = {
     environments: db
       .prepare(
@@ -28,25 +36,35 @@ export function createLatestFlowOutcomes(db: Database.Database): () => LatestFlo
       .prepare('SELECT id FROM runs r WHERE EXISTS (SELECT 1 FROM flow_results WHERE run_id = r.id AND environment = ?) ORDER BY seq DESC LIMIT 1')
       .pluck(),
     flowsOfRun: db.prepare('SELECT flow, outcome FROM flow_results WHERE run_id = ? AND environment = ? ORDER BY flow'),
-    newestDecided: db
-      .prepare(
-        `SELECT f.outcome FROM flow_results f JOIN runs r ON r.id = f.run_id
-         WHERE f.environment = ? AND f.flow = ? AND f.outcome IN ('passed', 'failed', 'flaky') ORDER BY r.seq DESC LIMIT 1`,
-      )
-      .pluck(),
+    newestDecided: db.prepare(
+      `SELECT f.run_id, f.outcome FROM flow_results f JOIN runs r ON r.id = f.run_id
+       WHERE f.environment = ? AND f.flow = ? AND f.outcome IN ('passed', 'failed', 'flaky') ORDER BY r.seq DESC LIMIT 1`,
+    ),
   };
 
   return () => {
-    const outcomes: LatestFlowOutcome[] = [];
+    const sources: FlowOutcomeSource[] = [];
     for (const environment of q.environments.all() as string[]) {
-      const run = q.newestRun.get(environment) as string | undefined;
-      if (run === undefined) continue;
-      for (const { flow, outcome } of q.flowsOfRun.all(run, environment) as { flow: string; outcome: string }[]) {
+      const newestRun = q.newestRun.get(environment) as string | undefined;
+      if (newestRun === undefined) continue;
+      for (const { flow, outcome } of q.flowsOfRun.all(newestRun, environment) as { flow: string; outcome: string }[]) {
         // In the newest run, a decided outcome is the newest one; otherwise look further back.
-        const decided = isDecided(outcome) ? outcome : (q.newestDecided.get(environment, flow) as string | undefined);
-        outcomes.push(decided !== undefined && isDecided(decided) ? { environment, flow, outcome: decided } : { environment, flow });
+        const decided = isDecided(outcome)
+          ? { run_id: newestRun, outcome }
+          : (q.newestDecided.get(environment, flow) as { run_id: string; outcome: string } | undefined);
+        sources.push(
+          decided && isDecided(decided.outcome)
+            ? { environment, flow, outcome: decided.outcome, newestRun, decidedRun: decided.run_id }
+            : { environment, flow, newestRun },
+        );
       }
     }
-    return outcomes;
+    return sources;
   };
+}
+
+/** What `smoke_flow_success` shows: each flow's outcome without the runs it came from. */
+export function createLatestFlowOutcomes(db: Database.Database): () => LatestFlowOutcome[] {
+  const sources = createFlowOutcomeSources(db);
+  return () => sources().map(({ environment, flow, outcome }) => (outcome === undefined ? { environment, flow } : { environment, flow, outcome }));
 }

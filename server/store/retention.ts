@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { writing } from './faults.ts';
+import { createFlowOutcomeSources } from './flow-outcomes.ts';
 import type { TickClaims } from './ticks.ts';
 import { distinctRunValues, LAST_JUDGED, LAST_PASSED, TRIGGERS } from './scans.ts';
 
@@ -48,7 +49,6 @@ const KEPT_DEPLOYMENTS = `
  */
 const RUNS_OF_KEPT_DEPLOYMENTS = `SELECT id FROM runs WHERE deployment_id IN (${KEPT_DEPLOYMENTS})`;
 
-const DECIDED = `('passed', 'failed', 'flaky')`;
 
 export function createStoreRetention(db: Database.Database, ticks: Pick<TickClaims, 'prune'>): StoreRetention {
   const q = {
@@ -62,17 +62,6 @@ export function createStoreRetention(db: Database.Database, ticks: Pick<TickClai
     newestEndedOfSchedule: db.prepare(`SELECT id FROM runs WHERE schedule = ? AND ${ENDED_RUN} ORDER BY seq DESC LIMIT 1`).pluck(),
     runsOfKeptDeployments: db.prepare(RUNS_OF_KEPT_DEPLOYMENTS).pluck(),
     keptDeployments: db.prepare(KEPT_DEPLOYMENTS).pluck(),
-    environmentsWithResults: db.prepare('SELECT DISTINCT environment FROM flow_results').pluck(),
-    newestWithResults: db
-      .prepare('SELECT id FROM runs r WHERE EXISTS (SELECT 1 FROM flow_results WHERE run_id = r.id AND environment = ?) ORDER BY seq DESC LIMIT 1')
-      .pluck(),
-    undecidedFlows: db.prepare(`SELECT flow FROM flow_results WHERE run_id = ? AND environment = ? AND outcome NOT IN ${DECIDED}`).pluck(),
-    newestDecided: db
-      .prepare(
-        `SELECT f.run_id FROM flow_results f JOIN runs r ON r.id = f.run_id
-         WHERE f.environment = ? AND f.flow = ? AND f.outcome IN ${DECIDED} ORDER BY r.seq DESC LIMIT 1`,
-      )
-      .pluck(),
     // By rowid, the order runs were written in: the oldest come first and a
     // batch stops at its limit. The deployment check is a lookup by primary
     // key per run, not a set of every done deployment built for each batch
@@ -117,25 +106,9 @@ export function createStoreRetention(db: Database.Database, ticks: Pick<TickClai
     return ids.length === 0 ? 0 : q.deleteDeployments.run(JSON.stringify(ids)).changes;
   });
 
-  /**
-   * What `latestFlowOutcomes` reads: each environment's newest run with
-   * results, and for each of its flows that was skipped or errored there,
-   * the newest run where it passed, failed or was flaky. A few indexed
-   * lookups, not a window over every result ever recorded.
-   */
-  function keptForFlows(): string[] {
-    const runs: string[] = [];
-    for (const environment of q.environmentsWithResults.all() as string[]) {
-      const newest = q.newestWithResults.get(environment) as string | undefined;
-      if (newest === undefined) continue;
-      runs.push(newest);
-      for (const flow of q.undecidedFlows.all(newest, environment) as string[]) {
-        const decided = q.newestDecided.get(environment, flow) as string | undefined;
-        if (decided !== undefined) runs.push(decided);
-      }
-    }
-    return runs;
-  }
+  const flowSources = createFlowOutcomeSources(db);
+  /** What `latestFlowOutcomes` reads: each environment's newest run with results, and the run each flow's outcome comes from. */
+  const keptForFlows = () => flowSources().flatMap((source) => [source.newestRun, ...(source.decidedRun ? [source.decidedRun] : [])]);
 
   /**
    * The newest run of each target, of each target and trigger judged and
