@@ -11,8 +11,6 @@ import { createApp } from '../server/http/app.ts';
 import { createSignalMetrics } from '../server/metrics/signal-metrics.ts';
 import { createBrowserProbe } from '../server/runner/browser-probe.ts';
 import { createScheduler } from '../server/scheduler/scheduler.ts';
-import type { Deliveries } from '../server/gates/deliveries.ts';
-import type { Outbox } from '../server/signals/outbox.ts';
 import { createSignals } from '../server/signals/signals.ts';
 import type { Store } from '../server/store/store.ts';
 import { createVerifier } from '../server/verification/verifier.ts';
@@ -51,8 +49,6 @@ schedules:
 export interface AppParts {
   readonly config: Config;
   readonly store: Store;
-  readonly outbox: Outbox;
-  readonly deliveries: Deliveries;
   readonly registry: Registry;
   readonly logger: Logger;
 }
@@ -62,12 +58,12 @@ export interface AppParts {
  * (one process, one connection); only the runner is a stand-in, as nothing
  * here runs flows, and the scheduler is never started.
  */
-export function buildApp({ config, store, outbox, deliveries, registry, logger }: AppParts): express.Express {
+export function buildApp({ config, store, registry, logger }: AppParts): express.Express {
   const runner = { run: () => Promise.reject(new Error('no flows run in the retention benchmark')), sweep: () => 0 };
-  const signals = createSignals({ config: config.rollback, outbox, store, metrics: createSignalMetrics(registry), logger, publicBase: () => 'http://127.0.0.1' });
+  const signals = createSignals({ config: config.rollback, outbox: store.outbox, store, metrics: createSignalMetrics(registry), logger, publicBase: () => 'http://127.0.0.1' });
   const verifier = createVerifier({ config, store, runner, observers: [signals.observer], logger });
   const scheduler = createScheduler({ schedules: config.schedules, verifier, store, registry, logger });
-  const gates = createGates({ config: config.gates, environments: [...config.environments.keys()], verifier, store, deliveries, logger });
+  const gates = createGates({ config: config.gates, environments: [...config.environments.keys()], verifier, store, deliveries: store.gateDeliveries, logger });
   return createApp({
     config,
     store,

@@ -1,14 +1,22 @@
 import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Store } from '../server/store/store.ts';
+import type { Verdict } from '../server/verdict/types.ts';
 
 /**
- * A long history for the retention benchmark, written straight to the tables
- * in one transaction (the store's own inserts go one row at a time), shaped
+ * A long history for the retention benchmark, written through the store's
+ * own methods (no module outside `server/store/` writes its tables), shaped
  * like a service that has run for half a year: canary deploys with
  * production as their baseline, a nightly schedule on production, ~5 flow
  * results per run, a signal per failed deploy, and artifact folders (some
  * with a Playwright report) for a few runs, each folder aged like its run.
+ *
+ * The store stamps runs and deployments with the real clock, so the history
+ * is written in two parts with the retention cutoff between them: first the
+ * runs older than the window, then the clock moves past the cutoff, then
+ * the runs inside the window. The pass's "now" is the cutoff plus
+ * `retentionDays` (`History.nowMs`). Signals and folders carry their
+ * notional times, which the store takes as given.
  */
 
 const DAY_MS = 86_400_000;
@@ -44,75 +52,78 @@ export interface History {
   readonly olderThanWindow: number;
   /** The newest deployment: its page is what a rollback message links to. */
   readonly newestDeployment: string;
+  /** The retention pass's "now", epoch ms: the runs written first are older than its window, the rest inside it. */
+  readonly nowMs: number;
 }
 
-/** Writes `runs` runs ending at `nowMs`, the oldest first (rowid order is time order, as in the service). */
-export function writeHistory(store: Store, artifactsDir: string, runs: number, nowMs: number, retentionDays: number): History {
-  const db = store.db;
-  const insertDeployment = db.prepare(
-    `INSERT INTO deployments (id, service, environment, baseline, version, status, verdict, verdict_json, created_at, started_at, finished_at)
-     VALUES (?, 'shop', 'canary', 'production', ?, 'done', ?, ?, ?, ?, ?)`,
-  );
-  const insertRun = db.prepare(
-    `INSERT INTO runs (id, seq, deployment_id, trigger, target, environments_json, schedule, status, verdict, verdict_json, created_at, started_at, finished_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, 'done', ?, ?, ?, ?, ?)`,
-  );
-  const insertResult = db.prepare(
-    `INSERT INTO flow_results (run_id, environment, flow, file, outcome, duration_ms, retries, error, artifacts_json, recorded_at)
-     VALUES (?, ?, ?, 'shop.spec.ts', ?, ?, ?, ?, '[]', ?)`,
-  );
-  const insertSignal = db.prepare(
-    `INSERT INTO signals (id, deployment_id, webhook, event, payload, status, attempts, next_attempt_at, expires_at, created_at, delivered_at, last_error)
-     VALUES (?, ?, 'deployer', 'deployment.rollback_requested', '{}', ?, 1, ?, ?, ?, ?, ?)`,
-  );
-  const insertAttempt = db.prepare(
-    `INSERT INTO signal_attempts (signal_id, attempt, started_at, status_code, status_class, latency_ms, error) VALUES (?, 1, ?, ?, ?, 12, ?)`,
-  );
-  const pass = JSON.stringify({ kind: 'pass', reasons: [], flaky: [] });
-  const fail = JSON.stringify({ kind: 'fail', reasons: ['checkout failed on canary'], failed: [{ flow: 'checkout', environment: 'canary' }] });
-  const windowStart = nowMs - retentionDays * DAY_MS;
+/** Writes `runs` runs, the oldest first (their order is time order, as in the service). */
+export async function writeHistory(store: Store, artifactsDir: string, runs: number, retentionDays: number): Promise<History> {
+  const pass = { kind: 'pass', reasons: [], flaky: [] } as const satisfies Verdict;
+  const fail = { kind: 'fail', reasons: ['checkout failed on canary'], failed: [{ flow: 'checkout', environment: 'canary' }] } as const satisfies Verdict;
   const counts = { deployments: 0, flowResults: 0, signals: 0, undeliveredSignals: 0, folders: 0, reports: 0, orphans: 0, olderThanWindow: 0 };
   let newestDeployment = '';
   const folders: { id: string; atMs: number; report: boolean }[] = [];
+  /** Runs written before the cutoff: as many as end before the window in a history of HISTORY_DAYS. */
+  const older = Math.round((runs * (HISTORY_DAYS - retentionDays)) / HISTORY_DAYS);
+  /** The notional "now" of the older part: its times end at the real clock, before the cutoff. */
+  let notionalNowMs = Date.now() + retentionDays * DAY_MS;
+  let nowMs = notionalNowMs;
 
-  db.transaction(() => {
-    for (let i = 0; i < runs; i++) {
-      const atMs = nowMs - HISTORY_DAYS * DAY_MS + ((i + 0.5) * HISTORY_DAYS * DAY_MS) / runs;
-      const started = new Date(atMs - 60_000).toISOString();
-      const finished = new Date(atMs).toISOString();
-      const id = `run_${key(i)}`;
-      const deploy = i % DEPLOY_EVERY === 0;
-      const failed = deploy && (i / DEPLOY_EVERY) % FAIL_EVERY === FAIL_EVERY - 1;
-      let deploymentId: string | null = null;
-      if (deploy) {
-        deploymentId = `dep_${key(i)}`;
-        insertDeployment.run(deploymentId, `v${i}`, failed ? 'fail' : 'pass', failed ? fail : pass, started, started, finished);
-        counts.deployments++;
-        newestDeployment = deploymentId;
-        if (failed) {
-          const dead = counts.signals % DEAD_SIGNAL_EVERY === DEAD_SIGNAL_EVERY - 1;
-          const signalId = `msg_${key(i)}`;
-          insertSignal.run(signalId, deploymentId, dead ? 'dead' : 'delivered', atMs, atMs + DAY_MS, finished, dead ? null : finished, dead ? 'HTTP 500' : null);
-          insertAttempt.run(signalId, finished, dead ? 500 : 204, dead ? '5xx' : '2xx', dead ? 'HTTP 500' : null);
-          counts.signals++;
-          if (dead) counts.undeliveredSignals++;
-        }
-      }
-      const target = deploy ? 'canary' : 'production';
-      const environments = deploy ? ['canary', 'production'] : ['production'];
-      insertRun.run(id, i + 1, deploymentId, deploy ? 'deploy' : 'schedule', target, JSON.stringify(environments), deploy ? null : SCHEDULE, failed ? 'fail' : 'pass', failed ? fail : pass, started, started, finished);
-      FLOWS.forEach((flow, f) => {
-        // A deploy runs three flows on the canary and two on its baseline; the schedule all five on production.
-        const environment = deploy && f >= 3 ? 'production' : target;
-        const broken = failed && flow === 'checkout';
-        insertResult.run(id, environment, flow, broken ? 'failed' : 'passed', 800 + ((i * 7 + f * 131) % 2_000), broken ? 2 : 0, broken ? 'expect(locator).toBeVisible() failed' : null, finished);
-        counts.flowResults++;
-      });
-      if (atMs < windowStart) counts.olderThanWindow++;
-      if (i % FOLDER_EVERY === 0) folders.push({ id, atMs, report: i % REPORT_EVERY === 0 });
-      if (i % ORPHAN_EVERY === ORPHAN_EVERY - 1) folders.push({ id: `run_orphan${key(i)}`, atMs, report: false });
+  for (let i = 0; i < runs; i++) {
+    if (i === older) {
+      const cutoffMs = await clockPast(Date.now());
+      nowMs = notionalNowMs = cutoffMs + retentionDays * DAY_MS;
     }
-  })();
+    const spreadMs = notionalNowMs - HISTORY_DAYS * DAY_MS + ((i + 0.5) * HISTORY_DAYS * DAY_MS) / runs;
+    // On the side of the window its run was written on, whatever the rounding of `older`.
+    const windowStartMs = notionalNowMs - retentionDays * DAY_MS;
+    const atMs = i < older ? Math.min(spreadMs, windowStartMs - 1) : Math.max(spreadMs, windowStartMs);
+    const deploy = i % DEPLOY_EVERY === 0;
+    const failed = deploy && (i / DEPLOY_EVERY) % FAIL_EVERY === FAIL_EVERY - 1;
+    const target = deploy ? 'canary' : 'production';
+    let runId: string;
+    let deploymentId: string | undefined;
+    if (deploy) {
+      const { deployment, run } = await store.createDeployment({ service: 'shop', environment: 'canary', baseline: 'production', version: `v${i}` });
+      deploymentId = deployment.id;
+      runId = run!.id;
+      await store.markRunRunning(runId, 'bench');
+      counts.deployments++;
+      newestDeployment = deployment.id;
+    } else {
+      runId = (await store.createRun({ trigger: 'schedule', target, environments: [target], schedule: SCHEDULE }))!.id;
+    }
+    for (const [f, flow] of FLOWS.entries()) {
+      // A deploy runs three flows on the canary and two on its baseline; the schedule all five on production.
+      const environment = deploy && f >= 3 ? 'production' : target;
+      const broken = failed && flow === 'checkout';
+      await store.recordFlowResult(runId, {
+        environment,
+        flow,
+        file: 'shop.spec.ts',
+        outcome: broken ? 'failed' : 'passed',
+        durationMs: 800 + ((i * 7 + f * 131) % 2_000),
+        retries: broken ? 2 : 0,
+        ...(broken && { error: 'expect(locator).toBeVisible() failed' }),
+        artifacts: [],
+      });
+      counts.flowResults++;
+    }
+    const verdict = failed ? fail : pass;
+    if (deploymentId) await store.settle({ run: { id: runId, end: { status: 'done', verdict } }, deployment: { id: deploymentId, verdict } });
+    else await store.finishRun(runId, { status: 'done', verdict });
+    if (deploymentId && failed) {
+      const dead = counts.signals % DEAD_SIGNAL_EVERY === DEAD_SIGNAL_EVERY - 1;
+      const signal = await store.outbox.enqueue({ deploymentId, webhook: 'deployer', event: 'deployment.rollback_requested', payload: '{}', nowMs: atMs, expiresAtMs: atMs + DAY_MS });
+      const attempt = { atMs, statusCode: dead ? 500 : 204, statusClass: dead ? '5xx' : '2xx', latencyMs: 12, ...(dead && { error: 'HTTP 500' }) } as const;
+      await store.outbox.record(signal!.id, attempt, dead ? { status: 'dead', error: 'HTTP 500' } : { status: 'delivered' });
+      counts.signals++;
+      if (dead) counts.undeliveredSignals++;
+    }
+    if (i < older) counts.olderThanWindow++;
+    if (i % FOLDER_EVERY === 0) folders.push({ id: runId, atMs, report: i % REPORT_EVERY === 0 });
+    if (i % ORPHAN_EVERY === ORPHAN_EVERY - 1) folders.push({ id: `run_orphan${key(i)}`, atMs, report: false });
+  }
 
   for (const folder of folders) {
     const files: Record<string, number> = { ...FILES, ...(folder.report && REPORT_FILES) };
@@ -127,10 +138,17 @@ export function writeHistory(store: Store, artifactsDir: string, runs: number, n
     else counts.folders++;
     if (folder.report) counts.reports++;
   }
-  return { runs, ...counts, newestDeployment };
+  return { runs, ...counts, newestDeployment, nowMs };
 }
 
-/** A run id's tail: base 36, padded so ids sort in the order they were written. */
+/** Waits until the clock is past `ms` (whole milliseconds, as the store writes times); returns the cutoff between before and after. */
+async function clockPast(ms: number): Promise<number> {
+  const cutoffMs = ms + 1;
+  while (Date.now() <= cutoffMs) await new Promise((resolve) => setImmediate(resolve));
+  return cutoffMs;
+}
+
+/** An orphan folder's tail: base 36, padded so names sort in the order they were written. */
 function key(i: number): string {
   return i.toString(36).padStart(6, '0');
 }

@@ -6,7 +6,9 @@
  *   node --import tsx bench/retention.ts [--runs 100000]
  *
  * In a temp folder: a real SQLite store (`openStore`) holding N runs over
- * half a year with real artifact folders (bench/retention-history.ts); the
+ * half a year with real artifact folders, written through the store's own
+ * methods (bench/retention-history.ts: about 10 ms a run, each write its
+ * own transaction, so a large history takes minutes to write); the
  * real app (`createApp`) on 127.0.0.1:0 over that store, asked for a page
  * every 10 ms by a client in a worker thread (bench/retention-load.ts); then
  * one pass through the real `createPruner(...).runOnce()` with the real batch
@@ -25,12 +27,10 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { createDeliveries } from '../server/gates/deliveries.ts';
 import { createRegistry } from '../server/metrics/registry.ts';
 import { createStorageMetrics, STORAGE_KINDS, type StorageKind } from '../server/metrics/storage-metrics.ts';
 import { BATCH_SIZE, createPruner, type PassReport } from '../server/retention/pruner.ts';
-import { measureStorage } from '../server/retention/storage-size.ts';
-import { createOutbox } from '../server/signals/outbox.ts';
+import { measureArtifacts } from '../server/retention/storage-size.ts';
 import { openStore, type Store } from '../server/store/store.ts';
 import { loadAverage, median } from './machine.ts';
 import { buildApp, writeBenchConfig } from './retention-app.ts';
@@ -39,9 +39,12 @@ import { startLoad, type Answer } from './retention-load.ts';
 
 const MIN_RUNS = 500;
 const MAX_RUNS = 1_000_000;
+/** Written at about 400 runs a second through the store's methods (2 cores): under a minute by default. */
+const DEFAULT_RUNS = 20_000;
 const USAGE = `usage: node --import tsx bench/retention.ts [--runs N]
 
-  --runs N   runs in the history, ${MIN_RUNS} to ${MAX_RUNS} (default 100000; 20000 for a quick look)
+  --runs N   runs in the history, ${MIN_RUNS} to ${MAX_RUNS} (default ${DEFAULT_RUNS}; the history is written
+             through the store at about 400 runs a second, so 100000 takes about 4 minutes)
 `;
 const RETENTION_DAYS = 30;
 /** The loopback client's cadence, ms. */
@@ -62,7 +65,7 @@ const print = (text = '') => process.stdout.write(`${text}\n`);
 async function main(argv: string[]): Promise<number> {
   let runs: number;
   try {
-    const { values } = parseArgs({ args: argv, options: { runs: { type: 'string', default: '100000' }, help: { type: 'boolean', short: 'h' } } });
+    const { values } = parseArgs({ args: argv, options: { runs: { type: 'string', default: String(DEFAULT_RUNS) }, help: { type: 'boolean', short: 'h' } } });
     if (values.help) {
       print(USAGE);
       return 0;
@@ -82,16 +85,21 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Calls to one store method: when each started and how long it held the event loop, ms. */
+/**
+ * Calls to one store method: when each started and how long until it
+ * answered, ms. On SQLite the statement itself holds the event loop (the
+ * driver is synchronous underneath), so this is close to the time the loop
+ * was held.
+ */
 class Calls {
   readonly starts: number[] = [];
   readonly durations: number[] = [];
-  /** Wraps a synchronous function so each call is timed. */
-  time<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
-    return (...args) => {
+  /** Wraps an asynchronous function so each call is timed. */
+  time<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+    return async (...args) => {
       const start = performance.now();
       try {
-        return fn(...args);
+        return await fn(...args);
       } finally {
         this.starts.push(start);
         this.durations.push(performance.now() - start);
@@ -110,23 +118,19 @@ async function bench(runs: number): Promise<void> {
   try {
     const config = writeBenchConfig(dir, SCHEDULE, RETENTION_DAYS);
     const { database, artifacts } = config.storage;
-    store = openStore(database);
-    const nowMs = Date.now();
+    store = await openStore({ kind: 'sqlite', file: database });
     const writeStart = performance.now();
-    const history = writeHistory(store, artifacts, runs, nowMs, RETENTION_DAYS);
+    const history = await writeHistory(store, artifacts, runs, RETENTION_DAYS);
+    // The history was written relative to this; runOnce sets no timer.
+    const nowMs = history.nowMs;
     printHistory(history, performance.now() - writeStart);
-    printReads(store);
-    const db = store.db;
-    // As a service that has run a while would have it: the write-ahead log checkpointed into the file.
-    db.pragma('wal_checkpoint(TRUNCATE)');
-    const rows = () => ({ flowResults: db.prepare('SELECT COUNT(*) FROM flow_results').pluck().get() as number });
-    const before = { bytes: (await measureStorage(database, artifacts)).bytes, files: databaseFiles(database, store), rows: rows(), folders: readdirSync(artifacts).length };
+    await printReads(store);
+    const measured = async (s: Store) => ({ database: await s.sizeBytes(), ...(await measureArtifacts(artifacts)).bytes });
+    const before = { bytes: await measured(store), files: databaseFiles(database), folders: readdirSync(artifacts).length };
 
     const logger = pino({ level: 'silent' });
     const registry = createRegistry();
-    const outbox = createOutbox(db);
-    const deliveries = createDeliveries(db);
-    server = buildApp({ config, store, outbox, deliveries, registry, logger }).listen(0, '127.0.0.1');
+    server = buildApp({ config, store, registry, logger }).listen(0, '127.0.0.1');
     await once(server, 'listening');
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     // The overview, the schedules page, the page a rollback message links to, and the API.
@@ -137,24 +141,25 @@ async function bench(runs: number): Promise<void> {
     }
 
     const calls = { kept: new Calls(), runs: new Calls(), deployments: new Calls(), signals: new Calls() };
-    const retention = store.retention;
+    const { retention, outbox } = store;
     const pruner = createPruner({
       retentionDays: RETENTION_DAYS,
-      databaseFile: database,
       artifactsDir: artifacts,
       store: {
         retention: {
-          ...retention,
-          kept: calls.kept.time(retention.kept),
-          pruneRuns: calls.runs.time(retention.pruneRuns),
-          pruneDeployments: calls.deployments.time(retention.pruneDeployments),
+          kept: calls.kept.time(() => retention.kept()),
+          pruneRuns: calls.runs.time((...args) => retention.pruneRuns(...args)),
+          pruneDeployments: calls.deployments.time((...args) => retention.pruneDeployments(...args)),
+          pruneTickClaims: (...args) => retention.pruneTickClaims(...args),
+          existingRuns: (...args) => retention.existingRuns(...args),
         },
+        outbox: { pruneDelivered: calls.signals.time((...args) => outbox.pruneDelivered(...args)) },
+        gateDeliveries: store.gateDeliveries,
+        githubStatuses: store.githubStatuses,
+        sizeBytes: () => store!.sizeBytes(),
       },
-      outbox: { pruneDelivered: calls.signals.time(outbox.pruneDelivered) },
-      deliveries,
       metrics: createStorageMetrics(registry),
       logger,
-      // The history was written relative to `nowMs`; runOnce sets no timer.
       clock: { now: () => nowMs, setTimeout: () => undefined, clearTimeout: () => undefined },
     });
 
@@ -184,10 +189,10 @@ async function bench(runs: number): Promise<void> {
     load.phase('after');
     const answers = await load.stop();
 
-    const after = { bytes: await gauge(registry), files: databaseFiles(database, store), rows: rows(), folders: existsSync(artifacts) ? readdirSync(artifacts).length : 0 };
+    const after = { bytes: await gauge(registry), files: databaseFiles(database), folders: existsSync(artifacts) ? readdirSync(artifacts).length : 0 };
     printPass({ report, calls, passMs, passStart, stopped });
     print(
-      `removed: ${n(report.pruned.runs)} runs with ${n(before.rows.flowResults - after.rows.flowResults)} flow results, ${n(report.pruned.deployments)} deployments,` +
+      `removed: ${n(report.pruned.runs)} runs with their flow results, ${n(report.pruned.deployments)} deployments,` +
         ` ${n(report.pruned.signals)} delivered signals, ${n(report.pruned.artifact_folders)} run folders (folders on disk: ${n(before.folders)} → ${n(after.folders)})`,
     );
     if (report.failures.length) print(`failures: ${report.failures.join('; ')}`);
@@ -195,14 +200,14 @@ async function bench(runs: number): Promise<void> {
     print(`\nsmoke_storage_bytes before → after the pass:`);
     for (const kind of STORAGE_KINDS) print(`  ${kind.padEnd(9)} ${mib(before.bytes[kind])} → ${after.bytes ? mib(after.bytes[kind]) : 'not measured'}`);
     print(
-      `database file before → after: ${mib(before.files.main)} + WAL ${mib(before.files.wal)} → ${mib(after.files.main)} + WAL ${mib(after.files.wal)};` +
-        ` free pages after: ${mib(after.files.free)} (SQLite reuses them for new rows; the file does not shrink without VACUUM)`,
+      `database file before → after: ${mib(before.files.main)} + WAL ${mib(before.files.wal)} → ${mib(after.files.main)} + WAL ${mib(after.files.wal)}` +
+        ` (SQLite reuses the freed pages for new rows; the file does not shrink without VACUUM)`,
     );
     print(`load average at end: ${loadAverage()}`);
   } finally {
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     server?.closeAllConnections();
-    store?.close();
+    await store?.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -211,12 +216,20 @@ async function bench(runs: number): Promise<void> {
  * The store reads behind every /metrics scrape (the shared gauges) and behind
  * a restart, timed on this history: the median of 5 calls each.
  */
-function printReads(store: Store): void {
-  const time = (read: () => unknown) => median(Array.from({ length: 5 }, () => ((t) => (read(), performance.now() - t))(performance.now())));
+async function printReads(store: Store): Promise<void> {
+  const time = async (read: () => Promise<unknown>) => {
+    const took: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const start = performance.now();
+      await read();
+      took.push(performance.now() - start);
+    }
+    return median(took);
+  };
   const reads = {
-    latestFlowOutcomes: time(() => store.latestFlowOutcomes()),
-    lastFinishedRuns: time(() => store.lastFinishedRuns()),
-    latestDeployments: time(() => store.latestDeployments()),
+    latestFlowOutcomes: await time(() => store.latestFlowOutcomes()),
+    lastFinishedRuns: await time(() => store.lastFinishedRuns()),
+    latestDeployments: await time(() => store.latestDeployments()),
   };
   print(`reads of every scrape: ${Object.entries(reads).map(([name, ms]) => `${name} ${(ms ?? 0).toFixed(2)} ms`).join(', ')}`);
 }
@@ -286,10 +299,10 @@ async function gauge(registry: ReturnType<typeof createRegistry>): Promise<Recor
   return Object.fromEntries((await metric.get()).values.map((v) => [v.labels.kind, v.value])) as Record<StorageKind, number>;
 }
 
-function databaseFiles(database: string, store: Store): { main: number; wal: number; free: number } {
+/** The SQLite file and its write-ahead log on disk, bytes. */
+function databaseFiles(database: string): { main: number; wal: number } {
   const size = (file: string) => (existsSync(file) ? statSync(file).size : 0);
-  const free = (store.db.pragma('freelist_count', { simple: true }) as number) * (store.db.pragma('page_size', { simple: true }) as number);
-  return { main: size(database), wal: size(`${database}-wal`), free };
+  return { main: size(database), wal: size(`${database}-wal`) };
 }
 
 /** Nearest rank; undefined for none. */

@@ -8,7 +8,8 @@ import pino from 'pino';
 import { parseAllDocuments } from 'yaml';
 import { VERIFY_OPTIONS } from './cli/options.ts';
 import { parseConfig, type Config } from './config/config.ts';
-import { kustomize } from './deploy/manifests.ts';
+import { kustomize, typecheckAgainstModels, validateWithModel, type Manifest } from './deploy/manifests.ts';
+import { restrictedViolations } from './deploy/pod-security.ts';
 import { run, type Service } from './service.ts';
 
 /**
@@ -20,12 +21,16 @@ import { run, type Service } from './service.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DEPLOY = path.join(ROOT, 'deploy');
-/** Stand-ins for the Secret's values, valid where the config validates their form. */
+/** Stand-ins for the smoke-secrets Secret's values, valid where the config validates their form (the Secret's own placeholders are not). */
 const PLACEHOLDER_ENV: Record<string, string> = {
   SMOKE_API_TOKEN: 'placeholder-api-token-0123456789',
   GITHUB_WEBHOOK_SECRET: 'placeholder-github-webhook-secret',
   ROLLBACK_WEBHOOK_SECRET: `whsec_${Buffer.from('placeholder-32-bytes-of-entropy!').toString('base64')}`,
 };
+/** What the downward API gives for `metadata.name`: the pod's name. */
+const POD_NAME = 'smoke-6d5f8b7c9d-x7k2p';
+const OVERLAYS = ['sqlite', 'postgres'] as const;
+type OverlayName = (typeof OVERLAYS)[number];
 
 interface Example {
   readonly file: string;
@@ -77,6 +82,67 @@ function verifyFlags(documents: unknown[]): string[] {
   return flags;
 }
 
+/**
+ * One overlay as `kubectl apply -k deploy/kubernetes/overlays/<name>` sends
+ * it, and the environment its smoke container gets: plain values, the pod's
+ * name from the downward API, and each secretKeyRef read from a Secret the
+ * overlay itself ships (a stand-in where that Secret's placeholder is not a
+ * valid value).
+ */
+interface Overlay {
+  readonly name: OverlayName;
+  readonly manifests: Manifest[];
+  readonly deployment: any;
+  readonly container: any;
+  readonly env: Record<string, string>;
+  readonly configText: string;
+}
+
+function overlay(name: OverlayName): Overlay {
+  const manifests = kustomize(`kubernetes/overlays/${name}`);
+  const only = (kind: string) => {
+    const found = manifests.filter((m) => m.kind === kind);
+    assert.equal(found.length, 1, `overlays/${name} has ${found.length} ${kind}s`);
+    return found[0]!.doc;
+  };
+  const deployment = only('Deployment');
+  const container = deployment.spec.template.spec.containers.find((c: { name: string }) => c.name === 'smoke');
+  const env: Record<string, string> = {};
+  for (const e of container.env) {
+    const ref = e.valueFrom?.secretKeyRef;
+    const field = e.valueFrom?.fieldRef?.fieldPath;
+    if (typeof e.value === 'string') env[e.name] = e.value;
+    else if (field === 'metadata.name') env[e.name] = POD_NAME;
+    else if (ref) {
+      const secret = manifests.find((m) => m.kind === 'Secret' && m.name === ref.name)?.doc;
+      const value = secret?.stringData?.[ref.key] ?? (secret?.data?.[ref.key] !== undefined ? Buffer.from(secret.data[ref.key], 'base64').toString('utf8') : undefined);
+      assert.ok(value !== undefined, `overlays/${name}: ${e.name} reads ${ref.name}/${ref.key}, which no Secret of the overlay has`);
+      env[e.name] = PLACEHOLDER_ENV[e.name] ?? value;
+    } else assert.fail(`overlays/${name}: no stand-in for how ${e.name} is set: ${JSON.stringify(e.valueFrom)}`);
+  }
+  return { name, manifests, deployment, container, env, configText: only('ConfigMap').data['smoke.config.yaml'] };
+}
+
+/** Whether a label selector (matchLabels and matchExpressions) selects these labels. */
+function selects(selector: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] }, labels: Record<string, string>): boolean {
+  const byLabel = Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  const byExpression = (selector.matchExpressions ?? []).every(({ key, operator, values = [] }) => {
+    if (operator === 'In') return key in labels && values.includes(labels[key]!);
+    if (operator === 'NotIn') return !(key in labels) || !values.includes(labels[key]!);
+    if (operator === 'Exists') return key in labels;
+    if (operator === 'DoesNotExist') return !(key in labels);
+    return false;
+  });
+  return Object.keys(selector.matchLabels ?? {}).length + (selector.matchExpressions ?? []).length > 0 && byLabel && byExpression;
+}
+
+/** Seconds a preStop `sleep N` holds the pod before SIGTERM; 0 without one. */
+function preStopSeconds(container: any): number {
+  const command: unknown[] = container.lifecycle?.preStop?.exec?.command ?? [];
+  if (command[0] === 'sleep') return Number(command[1]);
+  return container.lifecycle?.preStop?.sleep?.seconds ?? 0;
+}
+
 function kubernetesObject(kind: string, file: string): any {
   const found = examples()
     .filter((e) => e.file === file)
@@ -89,18 +155,17 @@ function kubernetesObject(kind: string, file: string): any {
 describe('deploy/ examples', () => {
   const all = examples();
   const configMap = kubernetesObject('ConfigMap', 'kubernetes/base/configmap.yaml');
-  // The Deployment as `kubectl apply -k deploy/kubernetes/overlays/sqlite` sends it.
-  const deployment: any = kustomize('kubernetes/overlays/sqlite').find((m) => m.kind === 'Deployment')?.doc;
-  const container = deployment.spec.template.spec.containers[0];
-  const configText: string = configMap.data['smoke.config.yaml'];
+  const overlays = new Map(OVERLAYS.map((name) => [name, overlay(name)]));
+  const configs = new Map<OverlayName, Config>();
   let config: Config;
   let service: Service;
   let dataDir: string;
 
   before(async () => {
-    config = parseConfig(configText, '/etc/smoke/smoke.config.yaml', PLACEHOLDER_ENV);
+    for (const [name, o] of overlays) configs.set(name, parseConfig(o.configText, o.env.SMOKE_CONFIG!, o.env));
+    config = configs.get('sqlite')!;
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'smoke-examples-'));
-    // The example's own config, only listening on loopback, writing to a temp folder and with no cron ticking.
+    // The SQLite overlay's config, only listening on loopback, writing to a temp folder and with no cron ticking.
     service = await run(
       {
         ...config,
@@ -134,7 +199,13 @@ describe('deploy/ examples', () => {
       'kubernetes/base/serviceaccount.yaml',
       'kubernetes/base/networkpolicy.yaml',
       'kubernetes/overlays/sqlite/kustomization.yaml',
+      'kubernetes/overlays/sqlite/deployment-patch.yaml',
       'kubernetes/overlays/sqlite/pvc.yaml',
+      'kubernetes/overlays/postgres/kustomization.yaml',
+      'kubernetes/overlays/postgres/deployment-patch.yaml',
+      'kubernetes/overlays/postgres/pvc.yaml',
+      'kubernetes/overlays/postgres/secret.yaml',
+      'kubernetes/overlays/postgres/pdb.yaml',
       'kubernetes/prometheus-operator/kustomization.yaml',
       'kubernetes/prometheus-operator/servicemonitor.yaml',
       'kubernetes/prometheus-operator/prometheusrule.yaml',
@@ -156,7 +227,7 @@ describe('deploy/ examples', () => {
       const routed = await Promise.all(answers.map(async (r) => !(r.status === 404 && /no route for/.test(await r.text()))));
       assert.ok(routed.some(Boolean), `${file} uses ${route}, which the service does not serve`);
     }
-    assert.equal(service.store.listDeployments({ limit: 10 }).length, 0, 'probing the routes started nothing');
+    assert.equal((await service.store.listDeployments({ limit: 10 })).length, 0, 'probing the routes started nothing');
   });
 
   it('gives smoke verify only flags it has', () => {
@@ -186,38 +257,109 @@ describe('deploy/ examples', () => {
     assert.ok(exported.has('smoke_gate_requests_total'));
   });
 
-  it("the ConfigMap's config loads with the real loader, fed by the Deployment's environment", () => {
-    assert.equal(config.server.port, 8080);
-    assert.deepEqual([...config.environments.keys()], ['production', 'canary']);
-    assert.ok(config.gates.github, 'the GitHub gate is configured');
-    assert.equal(config.gates.flagger.targets[0]?.canary, 'shop/shop');
-
-    const provided = new Set<string>(container.env.map((e: { name: string }) => e.name));
-    const required = [...configText.matchAll(/\$\{([A-Z0-9_]+)\}/g)].map((m) => m[1]!);
-    for (const name of required) assert.ok(provided.has(name), `the config reads \${${name}}, which the Deployment does not set`);
-
-    const secret = kubernetesObject('Secret', 'kubernetes/base/secret.yaml');
-    for (const e of container.env) {
-      const ref = e.valueFrom?.secretKeyRef;
-      if (ref) assert.ok(ref.name === secret.metadata.name && ref.key in secret.stringData, `${e.name} reads ${ref.name}/${ref.key}, which secret.yaml lacks`);
+  it('both overlays render to objects the upstream schemas accept, the pods Pod Security `restricted`', async () => {
+    const rendered = [...overlays.values()].flatMap((o) => o.manifests);
+    const problems = (await Promise.all(rendered.map(validateWithModel))).filter(Boolean);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(typecheckAgainstModels(rendered), []);
+    for (const o of overlays.values()) {
+      assert.deepEqual(restrictedViolations(o.deployment.spec.template.spec), [], `overlays/${o.name}`);
+      assert.deepEqual(new Set(o.manifests.map((m) => m.doc.metadata.namespace ?? m.name)), new Set(['smoke']), `overlays/${o.name}: everything in the smoke namespace`);
+      assert.equal(o.configText, configMap.data['smoke.config.yaml'], 'both overlays use the base config');
     }
-    const mount = container.volumeMounts.find((m: { name: string }) => m.name === 'config');
-    const configEnv = container.env.find((e: { name: string }) => e.name === 'SMOKE_CONFIG');
-    assert.equal(configEnv.value, `${mount.mountPath}/smoke.config.yaml`);
   });
 
-  it('the Deployment suits Chromium and a clean shutdown', () => {
-    const pod = deployment.spec.template.spec;
-    assert.ok(pod.terminationGracePeriodSeconds > config.runs.graceSeconds, 'browsers need runs.graceSeconds to close before the kill');
-    assert.equal(container.livenessProbe.httpGet.path, '/healthz');
-    assert.equal(container.readinessProbe.httpGet.path, '/readyz');
-    const shm = pod.volumes.find((v: { emptyDir?: { medium?: string } }) => v.emptyDir?.medium === 'Memory');
-    assert.equal(container.volumeMounts.find((m: { name: string }) => m.name === shm?.name)?.mountPath, '/dev/shm');
-    assert.equal(pod.securityContext.runAsNonRoot, true);
-    const data = container.volumeMounts.find((m: { name: string }) => m.name === 'data');
-    assert.equal(path.dirname(config.storage.database), data.mountPath);
-    assert.ok(config.storage.artifacts.startsWith(`${data.mountPath}/`));
+  for (const name of OVERLAYS) {
+    it(`overlays/${name}: the ConfigMap's config loads with the real loader, fed by the Deployment's environment`, () => {
+      const { container, configText, env } = overlays.get(name)!;
+      const loaded = configs.get(name)!;
+      assert.equal(loaded.server.port, 8080);
+      assert.equal(loaded.server.instanceId, POD_NAME, 'runs name the pod that ran them');
+      assert.deepEqual([...loaded.environments.keys()], ['production', 'canary']);
+      assert.ok(loaded.gates.github, 'the GitHub gate is configured');
+      assert.equal(loaded.gates.flagger.targets[0]?.canary, 'shop/shop');
+
+      const required = [...configText.matchAll(/\$\{([A-Z0-9_]+)\}/g)].map((m) => m[1]!);
+      for (const variable of required) assert.ok(variable in env, `the config reads \${${variable}}, which the Deployment does not set`);
+      const mount = container.volumeMounts.find((m: { name: string }) => m.name === 'config');
+      assert.equal(env.SMOKE_CONFIG, `${mount.mountPath}/smoke.config.yaml`);
+
+      if (name === 'sqlite') {
+        assert.equal(loaded.storage.postgres, undefined, 'no DATABASE_URL: SQLite');
+        assert.ok(!('DATABASE_URL' in env));
+      } else {
+        assert.equal(loaded.storage.postgres?.reveal(), env.DATABASE_URL);
+        assert.match(env.DATABASE_URL!, /^postgres:\/\//);
+        assert.equal(String(loaded.storage.postgres), '<redacted>');
+        assert.ok(!JSON.stringify(loaded).includes(new URL(env.DATABASE_URL!).password), 'the password never prints');
+      }
+    });
+
+    it(`overlays/${name}: the Deployment suits Chromium and a clean shutdown`, () => {
+      const { deployment, container } = overlays.get(name)!;
+      const loaded = configs.get(name)!;
+      const pod = deployment.spec.template.spec;
+      assert.ok(
+        pod.terminationGracePeriodSeconds > preStopSeconds(container) + loaded.runs.graceSeconds,
+        'browsers need runs.graceSeconds to close, after any preStop pause, before the kill',
+      );
+      assert.equal(container.livenessProbe.httpGet.path, '/healthz');
+      assert.equal(container.readinessProbe.httpGet.path, '/readyz');
+      const shm = pod.volumes.find((v: { emptyDir?: { medium?: string } }) => v.emptyDir?.medium === 'Memory');
+      assert.equal(container.volumeMounts.find((m: { name: string }) => m.name === shm?.name)?.mountPath, '/dev/shm');
+      assert.equal(pod.securityContext.runAsNonRoot, true);
+      const data = container.volumeMounts.find((m: { name: string }) => m.name === 'data');
+      assert.equal(path.dirname(loaded.storage.database), data.mountPath);
+      assert.ok(loaded.storage.artifacts.startsWith(`${data.mountPath}/`));
+    });
+  }
+
+  it('overlays/sqlite: one pod, replaced with Recreate (one writer per SQLite file)', () => {
+    const { deployment } = overlays.get('sqlite')!;
     assert.equal(deployment.spec.replicas, 1, 'one writer per SQLite file');
     assert.equal(deployment.spec.strategy.type, 'Recreate');
+  });
+
+  it('overlays/postgres: three replicas, a rolling update that keeps all three, a disruption budget, spread over nodes', () => {
+    const { deployment, manifests } = overlays.get('postgres')!;
+    const { spec } = deployment;
+    const podLabels = spec.template.metadata.labels;
+    assert.equal(spec.replicas, 3);
+    assert.equal(spec.strategy.type, 'RollingUpdate');
+    assert.equal(spec.strategy.rollingUpdate.maxUnavailable, 0, 'an old pod stops only once its replacement is ready');
+    assert.ok(spec.strategy.rollingUpdate.maxSurge >= 1);
+    assert.ok(selects(spec.selector, podLabels));
+
+    const budgets = manifests.filter((m) => m.kind === 'PodDisruptionBudget');
+    assert.equal(budgets.length, 1);
+    const budget = budgets[0]!;
+    assert.equal(budget.apiVersion, 'policy/v1');
+    assert.ok(selects(budget.doc.spec.selector, podLabels), 'the budget selects the smoke pods');
+    const { maxUnavailable, minAvailable } = budget.doc.spec;
+    const evictable = maxUnavailable !== undefined ? maxUnavailable : spec.replicas - minAvailable;
+    assert.ok(evictable >= 1 && evictable < spec.replicas, `the budget lets ${evictable} of ${spec.replicas} go at once: a drain proceeds, never takes them all`);
+
+    const spread = spec.template.spec.topologySpreadConstraints ?? [];
+    const byNode = spread.find((c: { topologyKey: string }) => c.topologyKey === 'kubernetes.io/hostname');
+    assert.ok(byNode, 'replicas are spread over nodes');
+    assert.ok(selects(byNode.labelSelector, podLabels), 'the spread counts the smoke pods');
+  });
+
+  it('overlays/postgres: DATABASE_URL from the smoke-postgres Secret, artifacts on a ReadWriteMany volume at storage.artifacts', () => {
+    const { deployment, container, manifests } = overlays.get('postgres')!;
+    const loaded = configs.get('postgres')!;
+    const url = container.env.find((e: { name: string }) => e.name === 'DATABASE_URL');
+    assert.deepEqual(url.valueFrom, { secretKeyRef: { name: 'smoke-postgres', key: 'url' } });
+    assert.equal(url.value, undefined, 'never written into the Deployment');
+    assert.ok(manifests.some((m) => m.kind === 'Secret' && m.name === 'smoke-postgres'));
+
+    const mount = container.volumeMounts.find((m: { mountPath: string }) => loaded.storage.artifacts.startsWith(`${m.mountPath}/`));
+    assert.ok(mount, `no volume is mounted where storage.artifacts (${loaded.storage.artifacts}) lies`);
+    const volume = deployment.spec.template.spec.volumes.find((v: { name: string }) => v.name === mount.name);
+    assert.deepEqual(Object.keys(volume).sort(), ['name', 'persistentVolumeClaim'], 'the claim replaces the base emptyDir');
+    const claim = manifests.find((m) => m.kind === 'PersistentVolumeClaim' && m.name === volume.persistentVolumeClaim.claimName);
+    assert.ok(claim, `the overlay has no claim ${volume.persistentVolumeClaim.claimName}`);
+    assert.deepEqual(claim.doc.spec.accessModes, ['ReadWriteMany'], 'every replica reads and writes the artifacts');
+    assert.notEqual(mount.readOnly, true);
   });
 });

@@ -85,16 +85,16 @@ export class ShuttingDown extends Error {
   }
 }
 
-/** The database refuses writes (disk full, read-only, I/O error, locked): nothing was written. */
+/** The database cannot answer or refuses writes (disk full, read-only, I/O error, locked, PostgreSQL down): nothing was written. */
 export class StoreUnavailable extends Error {
   override readonly name = 'StoreUnavailable';
   constructor(
-    /** What the service was writing, e.g. `record a flow result`. */
+    /** What the service was doing, e.g. `record a flow result`. */
     readonly action: string,
     options: ErrorOptions & { cause: unknown },
   ) {
     super(
-      `the store cannot write: ${describeError(options.cause)}; could not ${action}. Free space on the database's disk or make it writable; the service retries on its own`,
+      `the store is unavailable: ${describeError(options.cause)}; could not ${action}. The service retries on its own once the database answers again (free space on its disk or make it writable; for PostgreSQL, check that it is up and reachable)`,
       options,
     );
   }

@@ -4,8 +4,6 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.ts';
-import { createDeliveries } from './gates/deliveries.ts';
-import { createStatusQueue } from './gates/github-status-queue.ts';
 import { createGitHubStatuses } from './gates/github-statuses.ts';
 import { createGates } from './gates/gates.ts';
 import { createGateMetrics } from './gates/metrics.ts';
@@ -23,9 +21,8 @@ import { createReports } from './runner/html-report.ts';
 import { createRunner } from './runner/runner.ts';
 import { systemClock } from './scheduler/clock.ts';
 import { createScheduler } from './scheduler/scheduler.ts';
-import { createOutbox } from './signals/outbox.ts';
 import { createSignals } from './signals/signals.ts';
-import { openStore, type Store } from './store/store.ts';
+import { openStore, type Store, type StoreLocation } from './store/store.ts';
 import type { RunObserver } from './verification/observer.ts';
 import { createVerifier, type Verifier } from './verification/verifier.ts';
 
@@ -57,7 +54,8 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
   );
 
   const registry = createRegistry();
-  const store = openStore(config.storage.database);
+  const store = await openStore(storeLocation(config));
+  logger.info({ store: store.kind, location: store.location }, 'store opened');
   const tmpRoot = tmpRootFor(config);
   // Launched on the first run, after the runner's start-up sweep has cleared what a crash left.
   const warmBrowser =
@@ -73,9 +71,9 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
     startAhead: config.runs.warmRunner,
   });
   let url = '';
-  const outbox = createOutbox(store.db);
+  const outbox = store.outbox;
   const metricsLogger = logger.child({ subsystem: 'metrics' });
-  const deliveries = createDeliveries(store.db);
+  const deliveries = store.gateDeliveries;
   const signals = createSignals({
     config: config.rollback,
     outbox,
@@ -86,7 +84,7 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
   });
   const githubStatuses = createGitHubStatuses({
     config: config.gates.github?.statuses,
-    queue: createStatusQueue(store.db),
+    queue: store.githubStatuses,
     store,
     registry,
     logger: logger.child({ subsystem: 'github-status' }),
@@ -95,11 +93,8 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
   const retentionLogger = logger.child({ subsystem: 'retention' });
   const pruner = createPruner({
     retentionDays: config.storage.retentionDays,
-    databaseFile: config.storage.database,
     artifactsDir: config.storage.artifacts,
     store,
-    outbox,
-    deliveries,
     metrics: createStorageMetrics(registry),
     logger: retentionLogger,
     clock: systemClock(retentionLogger),
@@ -111,7 +106,7 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
     pruner.observer,
   ];
   const verifier = createVerifier({ config, store, runner, observers, logger: logger.child({ subsystem: 'verifier' }) });
-  verifier.recover();
+  await verifier.recover();
   const scheduler = createScheduler({
     schedules: config.schedules,
     verifier,
@@ -182,7 +177,7 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
           server.close(() => resolve());
           server.closeAllConnections();
         });
-        store.close();
+        await store.close();
         logger.info('smoke stopped');
       })();
       return closing;
@@ -198,12 +193,19 @@ function listen(app: ReturnType<typeof createApp>, host: string, port: number): 
   });
 }
 
+/** Where the store lives: PostgreSQL when `storage.postgres` is set, else the SQLite file. */
+export function storeLocation(config: Config): StoreLocation {
+  return config.storage.postgres ? { kind: 'postgres', url: config.storage.postgres.reveal() } : { kind: 'sqlite', file: config.storage.database };
+}
+
 /**
- * A temp folder per database, stable across restarts, so a new start can find
+ * A temp folder per database and port, stable across restarts, so a new start can find
  * and kill what a crashed one left running; short, because Chromium puts
  * sockets under it and socket paths are limited to ~100 bytes.
  */
 export function tmpRootFor(config: Config): string {
-  const id = createHash('sha256').update(config.storage.database).digest('hex').slice(0, 10);
+  // The port too: replicas on one machine share the database, and must not sweep each other's processes.
+  const store = config.storage.postgres?.reveal() ?? config.storage.database;
+  const id = createHash('sha256').update(`${store}\n${config.server.port}`).digest('hex').slice(0, 10);
   return path.join(os.tmpdir(), `smoke-${id}`);
 }

@@ -88,6 +88,15 @@ describe('smoke verify against the API', () => {
     assert.ok(calls.every((c) => Number(/wait=(\d+)/.exec(c.url)?.[1]) <= 60));
   });
 
+  it('keeps polling through a 503 (a replica shutting down, its store briefly down) and a proxy 502, but not through a 404', async () => {
+    const unavailable = json(503, { error: { code: 'store_unavailable', message: 'the store is unavailable: connect ECONNREFUSED' } });
+    const { fetchImpl, calls } = scripted([json(202, view('running', null)), unavailable, new Response('bad gateway', { status: 502 }), json(200, view('done', 'pass'))]);
+    assert.equal((await verifyDeploy(OPTIONS, fetchImpl)).kind, 'done');
+    assert.equal(calls.length, 4);
+    const gone = await verifyDeploy(OPTIONS, scripted([json(202, view('running', null)), json(404, { error: { code: 'not_found', message: 'no deployment dep_1' } })]).fetchImpl);
+    assert.deepEqual(gone, { kind: 'rejected', status: 404, message: 'no deployment dep_1' });
+  });
+
   it('exits 1 on fail, 2 on inconclusive and on a superseded deploy', async () => {
     for (const [verdict, code] of [['fail', 1], ['inconclusive', 2], [null, 2]] as const) {
       const { fetchImpl } = scripted([json(200, view('done', verdict))]);

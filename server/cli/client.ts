@@ -10,6 +10,12 @@ export const MAX_POLL_SECONDS = 240;
 const REQUEST_SLACK_MS = 15_000;
 /** Pause before asking again after the service could not be reached mid-wait (a restart resumes the run). */
 const RETRY_DELAY_MS = 2_000;
+/**
+ * Answers to a poll that say "not now" rather than "no": a replica shutting
+ * down, its store briefly unreachable (503), a proxy between replicas (502,
+ * 504). The verification goes on meanwhile, so polling does too.
+ */
+const TRANSIENT_STATUSES = new Set([502, 503, 504]);
 
 /** The deployment as the API presents it; the CLI reads a few fields and prints the rest as it came. */
 export interface DeploymentView {
@@ -50,7 +56,7 @@ export async function verifyDeploy(options: VerifyOptions, fetchImpl: typeof fet
     if (wait < 1) return { kind: 'timeout', deployment };
     answer = await request(fetchImpl, `${options.url}/api/v1/deployments/${encodeURIComponent(deployment.id)}?wait=${wait}`, { headers }, wait);
     if (answer.kind === 'ok') deployment = answer.deployment;
-    else if (answer.kind === 'rejected') return answer;
+    else if (answer.kind === 'rejected' && !TRANSIENT_STATUSES.has(answer.status)) return answer;
     else await sleep(Math.min(RETRY_DELAY_MS, Math.max(0, deadline - now())));
   }
   return { kind: 'done', deployment };

@@ -160,6 +160,27 @@ describe('config validation', () => {
     assert.match(issue!, /line \d+/);
   });
 
+  it('reads storage.postgres as a secret, treats an empty one as unset, and never quotes it in an error', () => {
+    const file = path.join(os.tmpdir(), 'smoke-config-test', 'smoke.config.yaml');
+    const yaml = 'environments:\n  canary:\n    baseURL: http://127.0.0.1:3002\nstorage:\n  postgres: ${DATABASE_URL:-}\n';
+    assert.equal(parseConfig(yaml, file, {}).storage.postgres, undefined);
+    const url = 'postgres://smoke:hunter2-password@db.internal:5432/smoke';
+    const set = parseConfig(yaml, file, { DATABASE_URL: url }).storage.postgres;
+    assert.equal(set?.reveal(), url);
+    assert.equal(String(set), '<redacted>');
+    for (const [bad, message] of [
+      ['mysql://smoke:hunter2-password@db/smoke', /storage\.postgres: must start with postgres:\/\/ or postgresql:\/\//],
+      ['hunter2-password', /storage\.postgres: must be a URL such as postgres:\/\//],
+      ['postgres:///smoke?password=hunter2-password', /storage\.postgres: must name a host/],
+    ] as const) {
+      assert.throws(
+        () => parseConfig(yaml, file, { DATABASE_URL: bad }),
+        (err: Error) => message.test(err.message) && !err.message.includes('hunter2') && /\$\{DATABASE_URL\}/.test(err.message),
+        bad,
+      );
+    }
+  });
+
   it('fills every default and resolves paths against the config file', () => {
     const config = parseConfig(MINIMAL, FILE, {}, { hostname: 'smoke-7f9c', pid: 4242 });
     assert.equal(config.service, 'app');
@@ -169,7 +190,7 @@ describe('config validation', () => {
     assert.equal(config.suite.grep, '@critical');
     assert.equal(config.suite.retries, 2);
     assert.equal(config.suite.workers, 2);
-    assert.deepEqual({ ...config.runs }, { deadlineSeconds: 300, concurrency: 2, graceSeconds: 10, reachabilityTimeoutSeconds: 10, resumeAttempts: 1,
+    assert.deepEqual({ ...config.runs }, { deadlineSeconds: 300, concurrency: 2, graceSeconds: 10, reachabilityTimeoutSeconds: 10, resumeAttempts: 1, leaseSeconds: 30,
       failFast: true,
       baseline: 'on-failure',
       warmBrowser: true,

@@ -68,13 +68,17 @@ export interface Config {
     readonly graceSeconds: number;
     readonly reachabilityTimeoutSeconds: number;
     readonly resumeAttempts: number;
+    readonly leaseSeconds: number;
     readonly failFast: boolean;
     readonly baseline: BaselineMode;
     readonly warmBrowser: boolean;
     readonly warmRunner: boolean;
   };
   readonly storage: {
+    /** The SQLite file; unused when `postgres` is set. */
     readonly database: string;
+    /** The PostgreSQL URL every replica shares; it carries a password. */
+    readonly postgres?: Secret;
     readonly artifacts: string;
     /** Whole days a finished run, a done deployment and a delivered signal are kept. */
     readonly retentionDays: number;
@@ -165,6 +169,7 @@ function finish(raw: RawConfig, file: string, machine: Machine): Config {
     runs: { ...raw.runs },
     storage: {
       database: path.resolve(dir, raw.storage.database),
+      ...(raw.storage.postgres !== undefined && { postgres: new Secret(raw.storage.postgres) }),
       artifacts: path.resolve(dir, raw.storage.artifacts),
       retentionDays: raw.storage.retentionDays,
     },

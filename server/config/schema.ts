@@ -25,6 +25,22 @@ const environment = z.strictObject({
   storageState: z.string().min(1).optional(),
 });
 
+/** Checked without ever quoting the value: it carries a password. */
+const postgresUrl = z.string({ error: 'must be a postgres:// URL' }).superRefine((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a URL such as postgres://user:password@host:5432/database' });
+    return;
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    ctx.addIssue({ code: 'custom', message: `must start with postgres:// or postgresql://, not ${url.protocol}//` });
+  } else if (!url.hostname && !url.searchParams.has('host')) {
+    ctx.addIssue({ code: 'custom', message: 'must name a host (postgres://user:password@host:5432/database)' });
+  }
+});
+
 /** A label for logs, JSON and pages: printable ASCII, no spaces, at most 128. */
 const INSTANCE_ID = /^[\x21-\x7e]{1,128}$/;
 
@@ -114,8 +130,14 @@ export const configSchema = z
         graceSeconds: count(1, 120).default(10),
         /** Seconds to wait for an environment to answer at all before its flows run. */
         reachabilityTimeoutSeconds: count(1, 120).default(10),
-        /** Times an interrupted verification (crash, kill -9) is re-run after a restart before it is judged inconclusive. */
+        /** Times an interrupted verification (crash, kill -9, a replica lost) is re-run before it is judged inconclusive. */
         resumeAttempts: count(0, 5).default(1),
+        /**
+         * Seconds a replica holds a run it claimed without renewing it (it
+         * renews every few seconds while the run goes on). A replica killed
+         * mid-run leaves it to another replica once this runs out.
+         */
+        leaseSeconds: count(5, 3600).default(30),
         /**
          * A deploy's `fail` is final at its first confirmed regression (failed
          * on the target after its retries, passed on the baseline): stored and
@@ -148,6 +170,7 @@ export const configSchema = z
         graceSeconds: 10,
         reachabilityTimeoutSeconds: 10,
         resumeAttempts: 1,
+        leaseSeconds: 30,
         failFast: true,
         baseline: 'on-failure',
         warmBrowser: true,
@@ -155,8 +178,15 @@ export const configSchema = z
       }),
     storage: z
       .strictObject({
-        /** SQLite file: deployments, runs, flow results, verdicts. */
+        /** SQLite file: deployments, runs, flow results, verdicts. Unused when `postgres` is set. */
         database: z.string().min(1).default('./data/smoke.db'),
+        /**
+         * PostgreSQL URL (`postgres://user:pass@host:5432/db`, often
+         * `${DATABASE_URL}`): the store every replica shares, instead of the
+         * SQLite file. Empty counts as unset, so `${DATABASE_URL:-}` lets one
+         * config serve both. Default: none (SQLite, one replica).
+         */
+        postgres: z.preprocess((value) => (value === '' ? undefined : value), postgresUrl.optional()),
         /** Folder of screenshots and traces of failed flows, one subfolder per run (with its Playwright HTML report). */
         artifacts: z.string().min(1).default('./data/artifacts'),
         /**

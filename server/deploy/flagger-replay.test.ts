@@ -86,7 +86,7 @@ describe('the Flagger example, replayed as Flagger runs it', () => {
 
   const verdictOf = (name: string, checksum: string) => service.store.getDeploymentByKey(`flagger:shop/${name}:${checksum}`);
   const settled = (name: string, checksum: string) =>
-    waitFor(`the verification of ${name}`, () => (verdictOf(name, checksum)?.status === 'done' ? true : undefined), 240_000);
+    waitFor(`the verification of ${name}`, async () => ((await verdictOf(name, checksum))?.status === 'done' ? true : undefined), 240_000);
 
   /** Ticks until Flagger promotes or rolls back, or `limit` ticks pass; between ticks, the verification may finish. */
   async function replay(model: FlaggerModel, limit: number, between: () => Promise<unknown> = async () => {}): Promise<void> {
@@ -113,7 +113,7 @@ describe('the Flagger example, replayed as Flagger runs it', () => {
     assert.ok(first, JSON.stringify(model.calls));
     assert.ok([200, 423].includes(first.status), `the first call answers 423 (running) or, on a fast machine, 200: ${first.status}`);
     await settled('good', 'rev-good-1');
-    assert.equal(verdictOf('good', 'rev-good-1')?.verdict?.kind, 'pass', JSON.stringify(verdictOf('good', 'rev-good-1')?.verdict));
+    assert.equal((await verdictOf('good', 'rev-good-1'))?.verdict?.kind, 'pass', JSON.stringify((await verdictOf('good', 'rev-good-1'))?.verdict));
 
     await replay(model, Math.ceil(spec.maxWeight / spec.stepWeight) + 5);
     assert.equal(model.status.phase, 'Succeeded', JSON.stringify(model.calls));
@@ -129,7 +129,7 @@ describe('the Flagger example, replayed as Flagger runs it', () => {
     const model = flaggerModel(shippedCanary('gone', 'rev-gone-1', service.url));
     await replay(model, 2);
     await settled('gone', 'rev-gone-1');
-    assert.equal(verdictOf('gone', 'rev-gone-1')?.verdict?.kind, 'fail');
+    assert.equal((await verdictOf('gone', 'rev-gone-1'))?.verdict?.kind, 'fail');
     await replay(model, 3);
     assert.equal(model.status.phase, 'Failed', JSON.stringify(model.calls));
     const decisive = model.calls.at(-1)!;
@@ -143,7 +143,7 @@ describe('the Flagger example, replayed as Flagger runs it', () => {
     const model = flaggerModel(spec);
     await replay(model, 2);
     await settled('adrift', 'rev-adrift-1');
-    assert.equal(verdictOf('adrift', 'rev-adrift-1')?.verdict?.kind, 'inconclusive');
+    assert.equal((await verdictOf('adrift', 'rev-adrift-1'))?.verdict?.kind, 'inconclusive');
     await replay(model, spec.threshold + EXTRA_TICKS);
     assert.deepEqual({ phase: model.status.phase, weight: model.status.canaryWeight }, { phase: 'Progressing', weight: 0 });
     assertNeverCounted(model);

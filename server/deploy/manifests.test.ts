@@ -12,7 +12,7 @@ import { restrictedViolations } from './pod-security.ts';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FLAGGER_CANARY_CRD = path.join(HERE, 'schemas/flagger-canary-crd.yaml');
 /** The kustomize directories a user applies; each must build. */
-const KUSTOMIZE_DIRS = ['kubernetes/base', 'kubernetes/overlays/sqlite', 'kubernetes/prometheus-operator'];
+const KUSTOMIZE_DIRS = ['kubernetes/base', 'kubernetes/overlays/sqlite', 'kubernetes/overlays/postgres', 'kubernetes/prometheus-operator'];
 /** Argo Rollouts retries a metric that errored every 10 s, whatever its interval (analysis/analysis.go, DefaultErrorRetryInterval). */
 const ARGO_ERROR_RETRY_SECONDS = 10;
 /** How long smoke may be away (a restart, a reschedule) without aborting a rollout. */

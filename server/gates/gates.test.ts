@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import type { DeploymentRecord } from '../store/records.ts';
+import { afterEach, describe, it } from 'node:test';
+import type { DeploymentRecord } from '../verification/records.ts';
 import { argoAnswer, argoRevision } from './argo.ts';
 import { flaggerRevision, gateAnswer, rollbackAnswer, type FlaggerPayload } from './flagger.ts';
 import { stateOf, type RevisionState } from './state.ts';
@@ -14,7 +14,6 @@ const ENVIRONMENTS = ['production', 'canary'];
 function deployment(overrides: Partial<DeploymentRecord>): DeploymentRecord {
   return { id: 'dep_1', service: 'shop', environment: 'canary', version: '1.2.0', status: 'done', createdAt: '2025-01-01T00:00:00.000Z', ...overrides };
 }
-
 
 describe('revision state', () => {
   const cases: { name: string; deployment: DeploymentRecord; kind: RevisionState['kind']; reason: RegExp }[] = [
@@ -111,27 +110,35 @@ describe('Flagger gate', () => {
 });
 
 describe('Flagger gate in the service', () => {
-  const rig = () => gateRig({ flagger: { targets: TARGETS } }, ENVIRONMENTS);
+  const rigs: Awaited<ReturnType<typeof gateRig>>[] = [];
+  const rig = async () => {
+    const made = await gateRig({ flagger: { targets: TARGETS } }, ENVIRONMENTS);
+    rigs.push(made);
+    return made;
+  };
+  afterEach(async () => {
+    await Promise.all(rigs.splice(0).map((r) => r.store.close()));
+  });
   const call = (phase: string): FlaggerPayload => ({ name: 'checkout', namespace: 'shop', phase, checksum: 'c1' });
 
-  it('never starts a verification once the canary is gone (post-rollout, events)', () => {
-    const { gates, submitted } = rig();
+  it('never starts a verification once the canary is gone (post-rollout, events)', async () => {
+    const { gates, submitted } = await rig();
     for (const phase of ['Succeeded', 'Failed', 'Terminating', 'Terminated']) {
-      const answer = gates.flagger(call(phase), 'http://smoke');
+      const answer = await gates.flagger(call(phase), 'http://smoke');
       assert.equal(answer.status, 409, phase);
       assert.match(String(answer.body.message), new RegExp(`none started: Flagger reports phase ${phase}`));
     }
     assert.equal(submitted.length, 0);
   });
 
-  it('starts it while the canary runs, and then reports it in any phase', () => {
-    const { gates, submitted } = rig();
-    const started = gates.flagger(call('Progressing'), 'http://smoke');
+  it('starts it while the canary runs, and then reports it in any phase', async () => {
+    const { gates, submitted } = await rig();
+    const started = await gates.flagger(call('Progressing'), 'http://smoke');
     assert.equal(started.status, 423);
     assert.equal(submitted.length, 1);
     assert.equal(started.body.page, `http://smoke/deployments/${String(started.body.deploymentId)}`);
     assert.equal(started.body.link, `http://smoke/api/v1/deployments/${String(started.body.deploymentId)}`);
-    const later = gates.flagger(call('Succeeded'), 'https://ci.example.com/smoke');
+    const later = await gates.flagger(call('Succeeded'), 'https://ci.example.com/smoke');
     assert.equal(later.body.deploymentId, started.body.deploymentId);
     assert.equal(later.body.page, `https://ci.example.com/smoke/deployments/${String(started.body.deploymentId)}`, 'under the path of server.publicUrl');
     assert.equal(submitted.length, 1);

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { IdempotencyConflict, RequestError } from '../errors.ts';
 import { linksFrom } from '../links.ts';
-import type { DeploymentRecord } from '../store/records.ts';
+import type { DeploymentRecord } from '../verification/records.ts';
 import type { Store } from '../store/store.ts';
 import type { DeployRequest, Verifier } from '../verification/verifier.ts';
 import { argoAnswer, argoRevision, type ArgoInput } from './argo.ts';
@@ -30,13 +30,13 @@ export interface GitHubDelivery {
  */
 export interface Gates {
   /** Flagger's confirm-traffic-increase / confirm-promotion hook: starts the revision's verification if needed. */
-  flagger(payload: FlaggerPayload, base: string): GateAnswer;
+  flagger(payload: FlaggerPayload, base: string): Promise<GateAnswer>;
   /** Flagger's rollback hook: never starts anything. */
-  flaggerRollback(payload: FlaggerPayload, base: string): GateAnswer;
+  flaggerRollback(payload: FlaggerPayload, base: string): Promise<GateAnswer>;
   /** Argo Rollouts' web metric: starts the revision's verification if needed; the answer is always a 200 body. */
-  argo(input: ArgoInput, base: string): ReturnType<typeof argoAnswer>;
+  argo(input: ArgoInput, base: string): Promise<ReturnType<typeof argoAnswer>>;
   /** A GitHub webhook delivery: checks its signature first; never waits for a verdict. */
-  github(delivery: GitHubDelivery, base: string): GateAnswer;
+  github(delivery: GitHubDelivery, base: string): Promise<GateAnswer>;
 }
 
 export interface GatesDeps {
@@ -65,9 +65,9 @@ export function createGates(deps: GatesDeps): Gates {
   };
 
   /** Submits the revision; a key already used for another version is the caller's mistake, named by its own field. */
-  function submit(gate: string, request: DeployRequest & { deploymentId: string }, conflictField: string) {
+  async function submit(gate: string, request: DeployRequest & { deploymentId: string }, conflictField: string) {
     try {
-      const submitted = verifier.submit(request);
+      const submitted = await verifier.submit(request);
       const { deployment, created } = submitted;
       if (created) logger.info({ gate, key: request.deploymentId, deploymentId: deployment.id, environment: request.environment, version: request.version }, 'gate started a verification');
       return submitted;
@@ -78,14 +78,14 @@ export function createGates(deps: GatesDeps): Gates {
   }
 
   return {
-    flagger(payload, base) {
+    async flagger(payload, base) {
       if (!startsVerification(payload)) {
         const revision = flaggerKey(payload);
-        const existing = store.getDeploymentByKey(revision.key);
+        const existing = await store.getDeploymentByKey(revision.key);
         return existing ? gateAnswer(stateOf(existing), links(base, existing)) : notStartedAnswer(revision, payload.phase!);
       }
       const revision = flaggerRevision(payload, config.flagger.targets, deps.environments);
-      const { deployment } = submit(
+      const { deployment } = await submit(
         'flagger',
         { environment: revision.environment, version: revision.version, service: revision.service, deploymentId: revision.key },
         'metadata.version',
@@ -93,19 +93,19 @@ export function createGates(deps: GatesDeps): Gates {
       return gateAnswer(stateOf(deployment), links(base, deployment));
     },
 
-    flaggerRollback(payload, base) {
+    async flaggerRollback(payload, base) {
       const revision = flaggerKey(payload);
-      const deployment = store.getDeploymentByKey(revision.key);
+      const deployment = await store.getDeploymentByKey(revision.key);
       return deployment ? rollbackAnswer(revision, stateOf(deployment), links(base, deployment)) : rollbackAnswer(revision, undefined);
     },
 
-    argo(input, base) {
+    async argo(input, base) {
       const revision = argoRevision(input);
-      const { deployment } = submit('argo', { ...revision, deploymentId: revision.key }, input.version !== undefined ? 'version' : 'service');
+      const { deployment } = await submit('argo', { ...revision, deploymentId: revision.key }, input.version !== undefined ? 'version' : 'service');
       return argoAnswer(stateOf(deployment), links(base, deployment));
     },
 
-    github(delivery, base) {
+    async github(delivery, base) {
       const github = config.github;
       if (!github) throw new RequestError(404, 'gate_not_configured', 'the GitHub gate is not configured: set gates.github.secret and gates.github.environments');
       if (!verifyGitHubSignature(github.secret.reveal(), delivery.body, delivery.signature)) {
@@ -137,7 +137,16 @@ export function createGates(deps: GatesDeps): Gates {
       const decision = decideDeploymentStatus(parsed.data, github.environments);
       if (decision.kind === 'ignore') return { status: 202, body: { message: `ignored: ${decision.reason}` } };
 
-      const seen = deliveries.seen('github', deliveryId);
+      /*
+       * The delivery id only saves a redelivery the verifier's round trip and
+       * makes the answer say "duplicate". The guard against starting twice is
+       * the idempotency key (`github:<repo>:<deployment id>`): the store
+       * creates one deployment per key atomically, so the same delivery sent
+       * to two replicas at once, both passing `seen` before either records
+       * it, starts one verification (the later one answers 200, "already
+       * verifying").
+       */
+      const seen = await deliveries.seen('github', deliveryId);
       if (seen) {
         return {
           status: 200,
@@ -150,10 +159,11 @@ export function createGates(deps: GatesDeps): Gates {
           },
         };
       }
-      const { deployment, created } = submit('github', { environment: decision.environment, version: decision.version, service: decision.service, deploymentId: decision.key }, 'deployment.sha');
-      deliveries.record('github', deliveryId, deployment.id, now());
+      const { deployment, created } = await submit('github', { environment: decision.environment, version: decision.version, service: decision.service, deploymentId: decision.key }, 'deployment.sha');
+      await deliveries.record('github', deliveryId, deployment.id, now());
       const { deployment: ghDeployment, deployment_status: ghStatus, repository } = parsed.data;
-      deps.githubStatuses?.accepted(deployment, {
+      // Tracking the statuses is idempotent too (one row per deployment and kind): the racing replica adds nothing.
+      await deps.githubStatuses?.accepted(deployment, {
         repository: repository.full_name,
         deploymentId: ghDeployment.id,
         ...(ghDeployment.sha !== undefined && { sha: ghDeployment.sha }),

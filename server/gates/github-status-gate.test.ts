@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -11,15 +12,13 @@ import { Registry } from 'prom-client';
 import { parseConfig } from '../config/config.ts';
 import { gateRoutes } from '../http/gates.ts';
 import type { Runner, RunReport, RunRequest } from '../runner/runner.ts';
-import { openStore } from '../store/store.ts';
+import { openStore, type Store } from '../store/store.ts';
 import { deploymentStatusPayload, githubHeaders } from '../testing/github.ts';
 import { fakeGitHubApi } from '../testing/fake-github-api.ts';
 import { createVerifier } from '../verification/verifier.ts';
-import { createDeliveries } from './deliveries.ts';
 import { createGates } from './gates.ts';
 import { createGateMetrics } from './metrics.ts';
 import { clip } from './github-status.ts';
-import { createStatusQueue } from './github-status-queue.ts';
 import { createGitHubStatuses } from './github-statuses.ts';
 
 const SECRET = 'github-webhook-secret-0123456789';
@@ -63,12 +62,13 @@ describe('GitHub gate → commit and deployment statuses', () => {
   let smoke: Server;
   let smokeUrl: string;
   let logs = '';
-  const store = openStore(':memory:');
+  let store: Store;
   let verifier: ReturnType<typeof createVerifier>;
   let statuses: ReturnType<typeof createGitHubStatuses>;
   const runner = new ScriptedRunner();
 
   before(async () => {
+    store = await openStore({ kind: 'sqlite', file: path.join(mkdtempSync(path.join(os.tmpdir(), 'smoke-github-status-')), 'smoke.db') });
     github = await fakeGitHubApi();
     // The reachability check needs something that answers.
     shop = createServer((_req, res) => res.end('ok')).listen(0, '127.0.0.1');
@@ -83,15 +83,15 @@ describe('GitHub gate → commit and deployment statuses', () => {
     const logger = pino({ level: 'debug' }, { write: (line: string) => void (logs += line) });
     statuses = createGitHubStatuses({
       config: config.gates.github?.statuses,
-      queue: createStatusQueue(store.db),
+      queue: store.githubStatuses,
       store,
       registry: new Registry(),
       logger,
       publicBase: () => config.server.publicUrl!,
     });
     verifier = createVerifier({ config, store, runner, observers: [statuses.observer], logger });
-    verifier.recover();
-    const gates = createGates({ config: config.gates, environments: [...config.environments.keys()], verifier, store, deliveries: createDeliveries(store.db), logger, githubStatuses: statuses });
+    await verifier.recover();
+    const gates = createGates({ config: config.gates, environments: [...config.environments.keys()], verifier, store, deliveries: store.gateDeliveries, logger, githubStatuses: statuses });
     const app = express();
     app.use('/api/v1/gates', gateRoutes({ gates, metrics: createGateMetrics(new Registry()), base: () => PUBLIC }));
     smoke = app.listen(0, '127.0.0.1');
@@ -104,7 +104,7 @@ describe('GitHub gate → commit and deployment statuses', () => {
     await statuses.stop();
     await verifier.shutdown();
     await Promise.all([github.close(), new Promise((resolve) => smoke.close(resolve)), new Promise((resolve) => shop.close(resolve))]);
-    store.close();
+    await store.close();
   });
 
   /** The environment's URL as the deploy tool reported it in the `success` that starts the verification. */
@@ -166,7 +166,7 @@ describe('GitHub gate → commit and deployment statuses', () => {
     const echo = await deliver(103, sha, 'delivery-echo-of-smoke', { expect: 200, logUrl: first.page });
     await statuses.idle();
     assert.equal(echo.deploymentId, first.deploymentId);
-    assert.equal(store.runsOfDeployment(first.deploymentId).length, 1, 'no second verification');
+    assert.equal((await store.runsOfDeployment(first.deploymentId)).length, 1, 'no second verification');
     assert.equal(github.requests.length, before, JSON.stringify(github.requests.slice(before).map((r) => [r.path, r.body])));
   });
 
@@ -181,7 +181,7 @@ describe('GitHub gate → commit and deployment statuses', () => {
     assert.equal(onDeployment!.body.log_url, answer.page);
     const failure = posted[1]!.body;
     assert.equal(failure.target_url, answer.page);
-    assert.equal(failure.description, clip(`Failed: ${store.getDeployment(answer.deploymentId)!.verdict!.reasons[0]}`));
+    assert.equal(failure.description, clip(`Failed: ${(await store.getDeployment(answer.deploymentId))!.verdict!.reasons[0]}`));
     assert.match(String(failure.description), /checkout/);
     assert.ok(!logs.includes(TOKEN) && !logs.includes(SECRET), 'neither the token nor the webhook secret is logged');
   });

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, afterEach, before, describe, it } from 'node:test';
 import nock from 'nock';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import type { DeploymentRecord } from '../store/records.ts';
+import type { DeploymentRecord } from '../verification/records.ts';
 import { openStore, type Store } from '../store/store.ts';
 import { fakeGitHubApi } from '../testing/fake-github-api.ts';
 import { ManualTimers } from '../testing/manual-timers.ts';
@@ -13,8 +16,9 @@ import { Secret } from '../values/secret.ts';
 import type { GitHubStatusConfig, StatusKind } from './config.ts';
 import { clip, deploymentStatus, rateLimitWait, SECONDARY_LIMIT_WAIT_MS } from './github-status.ts';
 import { statusRequest } from './github-status-kinds.ts';
-import { createStatusQueue, type StatusQueue } from './github-status-queue.ts';
-import { BACKOFF, createGitHubStatuses, MAX_ATTEMPTS, STORE_RETRY_MS } from './github-statuses.ts';
+import type { StatusQueue } from './github-status-queue.ts';
+import { BACKOFF, createGitHubStatuses, LEASE_MS, MAX_ATTEMPTS, STORE_RETRY_MS } from './github-statuses.ts';
+import { POLL_MS } from '../signals/claim-loop.ts';
 
 const SHA = '9f2b1c4d5e6f708192a3b4c5d6e7f8091a2b3c4d';
 const TOKEN = 'ghp_TestTokenThatMustNeverBePrinted0001';
@@ -125,9 +129,21 @@ describe('states, descriptions and rate limits', () => {
   }
 });
 
-/** The poster over an in-memory store, a hand-set clock, hand-fired timers and captured logs. */
-function rig(apiUrl: string, options: { store?: Store; clock?: { now: number }; queue?: (queue: StatusQueue) => StatusQueue; post?: StatusKind[] } = {}) {
-  const store = options.store ?? openStore(':memory:');
+/** A store in a fresh temporary file; the rigs close it. */
+async function freshStore(): Promise<Store> {
+  const store = await openStore({ kind: 'sqlite', file: path.join(mkdtempSync(path.join(os.tmpdir(), 'smoke-github-status-')), 'smoke.db') });
+  stores.add(store);
+  return store;
+}
+const stores = new Set<Store>();
+afterEach(async () => {
+  await Promise.all([...stores].map((s) => s.close()));
+  stores.clear();
+});
+
+/** The poster over a store, a hand-set clock, hand-fired timers and captured logs. */
+async function rig(apiUrl: string, options: { store?: Store; clock?: { now: number }; queue?: (queue: StatusQueue) => StatusQueue; post?: StatusKind[] } = {}) {
+  const store = options.store ?? (await freshStore());
   const clock = options.clock ?? { now: T0 };
   const timers = new ManualTimers();
   const registry = new Registry();
@@ -140,7 +156,7 @@ function rig(apiUrl: string, options: { store?: Store; clock?: { now: number }; 
   });
   const statuses = createGitHubStatuses({
     config: config(apiUrl, { ...(options.post && { post: options.post }) }),
-    queue: (options.queue ?? ((q) => q))(createStatusQueue(store.db)),
+    queue: (options.queue ?? ((q) => q))(store.githubStatuses),
     store,
     registry,
     logger: pino({ level: 'debug' }, sink),
@@ -153,7 +169,20 @@ function rig(apiUrl: string, options: { store?: Store; clock?: { now: number }; 
     return Object.fromEntries(metric.values.map((v) => [`${v.labels.kind}/${v.labels.state}/${v.labels.result}`, v.value]));
   };
   const accept = (record: DeploymentRecord) => statuses.accepted(record, { repository: 'acme/shop', deploymentId: GH_DEPLOYMENT, sha: SHA, environmentUrl: ENVIRONMENT_URL });
-  return { store, clock, timers, statuses, posts, accept, logs: () => logs };
+  /** Judges the deployment and tells the poster, as the verifier would. */
+  const judge = async (id: string, verdict: Verdict) => {
+    await store.finishDeployment(id, verdict);
+    await statuses.observer.deploymentFinished!((await store.getDeployment(id))!);
+  };
+  return { store, clock, timers, statuses, posts, accept, judge, logs: () => logs };
+}
+
+async function until(what: string, probe: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!probe()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 describe('posting to a GitHub API on a loopback port', () => {
@@ -164,14 +193,13 @@ describe('posting to a GitHub API on a loopback port', () => {
   after(() => github.close());
 
   it('posts pending on the commit when the gate accepts, then the verdict on the commit and the deployment, all linking the deployment page', async () => {
-    const { store, statuses, accept, posts, logs } = rig(github.url, { post: ['commit', 'deployment'] });
-    const { deployment: record } = store.createDeployment({ service: 'shop', environment: 'canary', version: SHA });
+    const { store, statuses, accept, judge, posts, logs } = await rig(github.url, { post: ['commit', 'deployment'] });
+    const { deployment: record } = await store.createDeployment({ service: 'shop', environment: 'canary', version: SHA });
     statuses.start();
-    accept(record);
+    await accept(record);
     await statuses.idle();
     assert.deepEqual(github.requests.map((r) => r.path), [`/repos/acme/shop/statuses/${SHA}`], 'the deployment hears nothing before the verdict');
-    store.finishDeployment(record.id, failVerdict);
-    statuses.observer.deploymentFinished!(store.getDeployment(record.id)!);
+    await judge(record.id, failVerdict);
     await statuses.idle();
     await statuses.stop();
 
@@ -204,14 +232,13 @@ describe('posting to a GitHub API on a loopback port', () => {
   });
 
   it('posts only the deployment status when gates.github.post says so, and a deployment without a sha still gets it', async () => {
-    const { store, statuses } = rig(github.url, { post: ['deployment'] });
-    const { deployment: record } = store.createDeployment({ service: 'shop', environment: 'canary', version: 'main' });
+    const { store, statuses, judge } = await rig(github.url, { post: ['deployment'] });
+    const { deployment: record } = await store.createDeployment({ service: 'shop', environment: 'canary', version: 'main' });
     statuses.start();
-    statuses.accepted(record, { repository: 'acme/shop', deploymentId: GH_DEPLOYMENT });
+    await statuses.accepted(record, { repository: 'acme/shop', deploymentId: GH_DEPLOYMENT });
     await statuses.idle();
     assert.equal(github.requests.length, 0);
-    store.finishDeployment(record.id, { kind: 'pass', reasons: ['2 of 2 critical flows passed on canary'], flaky: [] });
-    statuses.observer.deploymentFinished!(store.getDeployment(record.id)!);
+    await judge(record.id, { kind: 'pass', reasons: ['2 of 2 critical flows passed on canary'], flaky: [] });
     await statuses.idle();
     await statuses.stop();
     const page = `${BASE}/deployments/${record.id}`;
@@ -223,20 +250,45 @@ describe('posting to a GitHub API on a loopback port', () => {
   });
 
   it('posts nothing for deployments the GitHub gate did not start, nor without a token', async () => {
-    const { store, statuses } = rig(github.url);
-    const { deployment: record } = store.createDeployment({ service: 'shop', environment: 'canary', version: SHA });
+    const { store, statuses, judge } = await rig(github.url);
+    const { deployment: record } = await store.createDeployment({ service: 'shop', environment: 'canary', version: SHA });
     statuses.start();
-    store.finishDeployment(record.id, failVerdict);
-    statuses.observer.deploymentFinished!(store.getDeployment(record.id)!);
+    await judge(record.id, failVerdict);
     await statuses.idle();
     const registry = new Registry();
-    const off = createGitHubStatuses({ config: undefined, queue: createStatusQueue(store.db), store, registry, logger: pino({ level: 'silent' }), publicBase: () => BASE });
+    const off = createGitHubStatuses({ config: undefined, queue: store.githubStatuses, store, registry, logger: pino({ level: 'silent' }), publicBase: () => BASE });
     off.start();
-    off.accepted(record, { repository: 'acme/shop', deploymentId: GH_DEPLOYMENT, sha: SHA });
+    await off.accepted(record, { repository: 'acme/shop', deploymentId: GH_DEPLOYMENT, sha: SHA });
     await off.idle();
     assert.equal(github.requests.length, 0);
     assert.ok(registry.getSingleMetric('smoke_github_status_posts_total'), 'the metric exists without a token too');
     await Promise.all([statuses.stop(), off.stop()]);
+  });
+
+  it('two replicas sharing a store post each status once', async () => {
+    const store = await freshStore();
+    const clock = { now: T0 };
+    const a = await rig(github.url, { store, clock });
+    const b = await rig(github.url, { store, clock });
+    a.statuses.start();
+    b.statuses.start();
+    const records = [];
+    for (let i = 0; i < 6; i++) {
+      const { deployment } = await store.createDeployment({ service: 'shop', environment: 'canary', version: `${i}`.repeat(40) });
+      records.push(deployment);
+    }
+    // Accepted on either replica; both poll the one queue.
+    await Promise.all(records.map((record, i) => (i % 2 ? a : b).statuses.accepted(record, { repository: 'acme/shop', deploymentId: GH_DEPLOYMENT + i, sha: record.version })));
+    for (const replica of [a, b, a]) {
+      // A poll on each: whatever the other left is found.
+      await replica.statuses.idle();
+      replica.timers.fire();
+      await replica.statuses.idle();
+    }
+    await Promise.all([a.statuses.stop(), b.statuses.stop()]);
+    const paths = github.requests.map((r) => r.path).sort();
+    assert.deepEqual(paths, records.map((r) => `/repos/acme/shop/statuses/${r.version}`).sort());
+    github.requests.length = 0;
   });
 });
 
@@ -247,24 +299,27 @@ describe('when GitHub fails (nock)', () => {
   afterEach(() => nock.cleanAll());
   after(() => nock.enableNetConnect());
 
-  async function accepted(r: ReturnType<typeof rig>) {
-    const { deployment: record } = r.store.createDeployment({ service: 'shop', environment: 'canary', version: SHA });
+  async function accepted(r: Awaited<ReturnType<typeof rig>>) {
+    const { deployment: record } = await r.store.createDeployment({ service: 'shop', environment: 'canary', version: SHA });
     r.statuses.start();
-    r.accept(record);
+    await r.accept(record);
     await r.statuses.idle();
     return record;
   }
-  async function fireAfter(r: ReturnType<typeof rig>, ms: number) {
+  async function fireAfter(r: Awaited<ReturnType<typeof rig>>, ms: number) {
     r.clock.now += ms;
     r.timers.fire();
     await r.statuses.idle();
   }
+  /** When the commit status is next attempted, as stored. */
+  const nextAttempt = async (r: Awaited<ReturnType<typeof rig>>, id: string) => (await r.store.githubStatuses.get(id, 'commit'))!.nextAttemptAtMs;
 
   it('retries a 5xx after the backoff, then posts', async () => {
     const scope = nock(API).post(PATH).reply(502, 'Bad gateway').post(PATH).reply(201, {});
-    const r = rig(API);
-    await accepted(r);
-    assert.deepEqual(r.timers.delays, [BACKOFF.firstMs]);
+    const r = await rig(API);
+    const record = await accepted(r);
+    assert.equal(await nextAttempt(r, record.id), T0 + BACKOFF.firstMs);
+    assert.equal(r.timers.delays.at(-1), BACKOFF.firstMs);
     await fireAfter(r, BACKOFF.firstMs);
     assert.ok(scope.isDone());
     assert.equal((await r.posts())['commit/pending/posted'], 1);
@@ -274,19 +329,23 @@ describe('when GitHub fails (nock)', () => {
 
   it('retries a network error', async () => {
     const scope = nock(API).post(PATH).replyWithError({ code: 'ECONNRESET', message: 'socket hang up' }).post(PATH).reply(201, {});
-    const r = rig(API);
+    const r = await rig(API);
     await accepted(r);
-    await fireAfter(r, r.timers.delays[0]!);
+    await fireAfter(r, r.timers.delays.at(-1)!);
     assert.ok(scope.isDone());
     await r.statuses.stop();
   });
 
-  it("waits as long as a 429's Retry-After says", async () => {
+  it("waits as long as a 429's Retry-After says, however often it polls meanwhile", async () => {
     const scope = nock(API).post(PATH).reply(429, { message: 'API rate limit exceeded' }, { 'retry-after': '7' }).post(PATH).reply(201, {});
-    const r = rig(API);
-    await accepted(r);
-    assert.deepEqual(r.timers.delays, [7_000]);
-    await fireAfter(r, 7_000);
+    const r = await rig(API);
+    const record = await accepted(r);
+    assert.equal(await nextAttempt(r, record.id), T0 + 7_000);
+    assert.equal(r.timers.delays.at(-1), POLL_MS, 'it polls for other replicas’ work before then');
+    await fireAfter(r, POLL_MS);
+    assert.ok(!scope.isDone(), 'not before the 7 s');
+    assert.equal(r.timers.delays.at(-1), 7_000 - POLL_MS);
+    await fireAfter(r, 7_000 - POLL_MS);
     assert.ok(scope.isDone());
     await r.statuses.stop();
   });
@@ -294,9 +353,9 @@ describe('when GitHub fails (nock)', () => {
   it('waits until x-ratelimit-reset when a 403 says the primary limit is used up', async () => {
     const reset = String(T0 / 1000 + 600);
     const scope = nock(API).post(PATH).reply(403, { message: 'API rate limit exceeded' }, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset }).post(PATH).reply(201, {});
-    const r = rig(API);
-    await accepted(r);
-    assert.deepEqual(r.timers.delays, [600_000]);
+    const r = await rig(API);
+    const record = await accepted(r);
+    assert.equal(await nextAttempt(r, record.id), T0 + 600_000);
     await fireAfter(r, 600_000);
     assert.ok(scope.isDone());
     await r.statuses.stop();
@@ -304,10 +363,11 @@ describe('when GitHub fails (nock)', () => {
 
   it('gives up on a 401 at once, with an error naming the repository and the status', async () => {
     const scope = nock(API).post(PATH).reply(401, { message: 'Bad credentials' });
-    const r = rig(API);
-    await accepted(r);
+    const r = await rig(API);
+    const record = await accepted(r);
     assert.ok(scope.isDone());
-    assert.equal(r.timers.scheduled, false, 'no retry');
+    assert.equal((await r.store.githubStatuses.get(record.id, 'commit'))!.status, 'failed', 'no retry');
+    assert.equal(r.timers.delays.at(-1), POLL_MS, 'only the poll is armed');
     assert.equal((await r.posts())['commit/pending/failed'], 1);
     const line = r.logs().split('\n').find((l) => l.includes('given up'))!;
     assert.ok(line, r.logs());
@@ -333,13 +393,14 @@ describe('when GitHub fails (nock)', () => {
         .reply(answers.commit, { message: 'Resource not accessible by personal access token' })
         .post(paths.deployment)
         .reply(answers.deployment, { message: 'Resource not accessible by personal access token' });
-      const r = rig(API, { post: ['commit', 'deployment'] });
+      const r = await rig(API, { post: ['commit', 'deployment'] });
       const record = await accepted(r);
-      r.store.finishDeployment(record.id, failVerdict);
-      r.statuses.observer.deploymentFinished!(r.store.getDeployment(record.id)!);
+      await r.judge(record.id, failVerdict);
       await r.statuses.idle();
       assert.ok(scope.isDone(), 'both kinds were tried, each once per state');
-      assert.equal(r.timers.scheduled, false, 'no retry');
+      for (const kind of ['commit', 'deployment'] as const) {
+        assert.notEqual((await r.store.githubStatuses.get(record.id, kind))!.status, 'queued', `no retry of the ${kind} status`);
+      }
       const counted = await r.posts();
       assert.equal(counted[`${refused}/failure/failed`], 1);
       assert.equal(counted[`${other}/failure/posted`], 1);
@@ -352,16 +413,16 @@ describe('when GitHub fails (nock)', () => {
   }
 
   it('a deployment status held until the verdict is posted after a restart when the verdict came while smoke was down', async () => {
-    const store = openStore(':memory:');
+    const store = await freshStore();
     const clock = { now: T0 };
-    const first = rig(API, { store, clock, post: ['deployment'] });
+    const first = await rig(API, { store, clock, post: ['deployment'] });
     const record = await accepted(first);
     await first.statuses.stop();
-    store.finishDeployment(record.id, { kind: 'inconclusive', cause: 'baseline', reasons: ['checkout fails on production too'] });
+    await store.finishDeployment(record.id, { kind: 'inconclusive', cause: 'baseline', reasons: ['checkout fails on production too'] });
 
     const bodies: Record<string, unknown>[] = [];
     nock(API).post(`/repos/acme/shop/deployments/${GH_DEPLOYMENT}/statuses`, (body) => (bodies.push(body), true)).reply(201, {});
-    const second = rig(API, { store, clock, post: ['deployment'] });
+    const second = await rig(API, { store, clock, post: ['deployment'] });
     second.statuses.start();
     await second.statuses.idle();
     assert.deepEqual(bodies.map((b) => [b.state, b.description]), [['error', 'Inconclusive: checkout fails on production too']]);
@@ -371,11 +432,14 @@ describe('when GitHub fails (nock)', () => {
 
   it(`gives up after ${MAX_ATTEMPTS} failed attempts`, async () => {
     nock(API).post(PATH).times(MAX_ATTEMPTS).reply(503, 'unavailable');
-    const r = rig(API);
+    const r = await rig(API);
     await accepted(r);
-    for (let i = 1; i < MAX_ATTEMPTS; i++) await fireAfter(r, r.timers.delays.at(-1)!);
-    assert.equal(r.timers.scheduled, false);
-    assert.equal((await r.posts())['commit/pending/failed'], 1);
+    // Each wait is the backoff, or the poll when that comes first.
+    for (let fired = 0; (await r.posts())['commit/pending/failed'] === 0; fired++) {
+      assert.ok(fired < 1_000, 'gave up in time');
+      await fireAfter(r, r.timers.delays.at(-1)!);
+    }
+    assert.ok(nock.isDone());
     assert.match(r.logs(), new RegExp(`gave up after ${MAX_ATTEMPTS} attempts`));
     await r.statuses.stop();
   });
@@ -387,10 +451,9 @@ describe('when GitHub fails (nock)', () => {
       .reply(503)
       .post(PATH, (body) => (bodies.push(body), true))
       .reply(201, {});
-    const r = rig(API);
+    const r = await rig(API);
     const record = await accepted(r);
-    r.store.finishDeployment(record.id, failVerdict);
-    r.statuses.observer.deploymentFinished!(r.store.getDeployment(record.id)!);
+    await r.judge(record.id, failVerdict);
     await r.statuses.idle();
     assert.deepEqual(bodies.map((b) => b.state), ['pending', 'failure']);
     assert.equal((await r.posts())['commit/failure/posted'], 1);
@@ -399,73 +462,99 @@ describe('when GitHub fails (nock)', () => {
 
   it('a verdict given while pending is on its way is posted after it, never before', async () => {
     const bodies: Record<string, unknown>[] = [];
-    nock(API).post(PATH, (body) => (bodies.push(body), true)).twice().reply(201, {});
-    const r = rig(API);
-    const { deployment: record } = r.store.createDeployment({ service: 'shop', environment: 'canary', version: SHA });
+    nock(API)
+      .post(PATH, (body) => (bodies.push(body), true))
+      .delay(200)
+      .reply(201, {})
+      .post(PATH, (body) => (bodies.push(body), true))
+      .reply(201, {});
+    const r = await rig(API);
+    const { deployment: record } = await r.store.createDeployment({ service: 'shop', environment: 'canary', version: SHA });
     r.statuses.start();
     await r.statuses.idle();
-    r.accept(record);
-    // The pending POST is under way now.
-    r.store.finishDeployment(record.id, failVerdict);
-    r.statuses.observer.deploymentFinished!(r.store.getDeployment(record.id)!);
+    await r.accept(record);
+    await until('the pending POST under way', () => bodies.length === 1);
+    await r.judge(record.id, failVerdict);
     await r.statuses.idle();
     assert.deepEqual(bodies.map((b) => b.state), ['pending', 'failure'], r.logs());
     assert.deepEqual(await r.posts().then((p) => [p['commit/pending/posted'], p['commit/failure/posted']]), [1, 1]);
     await r.statuses.stop();
   });
 
-  it('a verdict the store refused to queue (disk full) is posted once it takes writes again', async () => {
+  it('a verdict the store refused to queue (disk full) is posted once it takes writes again, without hammering it meanwhile', async () => {
     const bodies: Record<string, unknown>[] = [];
     nock(API).post(PATH, (body) => (bodies.push(body), true)).twice().reply(201, {});
     let refuse = true;
-    const r = rig(API, {
+    let changes = 0;
+    const r = await rig(API, {
       queue: (queue) => ({
         ...queue,
-        change: (...args) => {
+        change: async (...args) => {
+          changes++;
           if (refuse) throw new Error('SQLITE_FULL: database or disk is full');
           return queue.change(...args);
         },
       }),
     });
     const record = await accepted(r);
-    r.store.finishDeployment(record.id, failVerdict);
-    r.statuses.observer.deploymentFinished!(r.store.getDeployment(record.id)!);
+    await r.judge(record.id, failVerdict);
+    await r.statuses.idle();
     assert.match(r.logs(), /could not be queued: the store refuses writes/);
-    assert.deepEqual(r.timers.delays, [STORE_RETRY_MS]);
+    await fireAfter(r, POLL_MS);
+    assert.equal(changes, 1, 'a poll does not retry the refused write: that waits for the retry pause');
     refuse = false;
-    await fireAfter(r, STORE_RETRY_MS);
+    await fireAfter(r, STORE_RETRY_MS - POLL_MS);
     assert.deepEqual(bodies.map((b) => b.state), ['pending', 'failure']);
     await r.statuses.stop();
   });
 
   it('resumes after a restart: what was queued is posted, and a verdict given while down replaces pending', async () => {
     nock(API).post(PATH).reply(201, {});
-    const store = openStore(':memory:');
+    const store = await freshStore();
     const clock = { now: T0 };
-    const first = rig(API, { store, clock });
+    const first = await rig(API, { store, clock });
     const record = await accepted(first);
     await first.statuses.stop();
     // Judged while smoke's status poster was down: no observer heard it.
-    store.finishDeployment(record.id, { kind: 'pass', reasons: ['2 of 2 critical flows passed on canary'], flaky: [] });
+    await store.finishDeployment(record.id, { kind: 'pass', reasons: ['2 of 2 critical flows passed on canary'], flaky: [] });
 
     const bodies: Record<string, unknown>[] = [];
     nock(API).post(PATH, (body) => (bodies.push(body), true)).reply(201, {});
-    const second = rig(API, { store, clock });
+    const second = await rig(API, { store, clock });
     second.statuses.start();
     await second.statuses.idle();
     assert.deepEqual(bodies, [{ state: 'success', target_url: `${BASE}/deployments/${record.id}`, description: 'Passed: 2 of 2 critical flows passed on canary', context: 'smoke/canary' }]);
     await second.statuses.stop();
   });
 
+  it('an attempt cut short by a stop (or a crash) is taken again, here or on another replica, once its lease ends', async () => {
+    const store = await freshStore();
+    const clock = { now: T0 };
+    const first = await rig(API, { store, clock });
+    const { deployment: record } = await store.createDeployment({ service: 'shop', environment: 'canary', version: SHA });
+    // A replica that claimed the row and died before its POST came back.
+    await store.githubStatuses.track(record.id, { kind: 'commit', repository: 'acme/shop', sha: SHA, environment: 'canary' }, deploymentStatus(record), false, T0);
+    assert.equal((await store.githubStatuses.claimDue(T0, 10, LEASE_MS)).length, 1);
+
+    const bodies: Record<string, unknown>[] = [];
+    nock(API).post(PATH, (body) => (bodies.push(body), true)).reply(201, {});
+    first.statuses.start();
+    await first.statuses.idle();
+    assert.equal(bodies.length, 0, 'not while the lease runs');
+    await fireAfter(first, LEASE_MS);
+    assert.deepEqual(bodies.map((b) => b.state), ['pending']);
+    await first.statuses.stop();
+  });
+
   it('gives up a status not posted within a day, rather than post a stale one', async () => {
     nock(API).post(PATH).reply(503);
-    const store = openStore(':memory:');
+    const store = await freshStore();
     const clock = { now: T0 };
-    const first = rig(API, { store, clock });
+    const first = await rig(API, { store, clock });
     await accepted(first);
     await first.statuses.stop();
     clock.now += 25 * 3_600_000;
-    const second = rig(API, { store, clock });
+    const second = await rig(API, { store, clock });
     second.statuses.start();
     await second.statuses.idle();
     assert.equal((await second.posts())['commit/pending/failed'], 1);

@@ -1,4 +1,4 @@
-import type { DeploymentRecord } from '../store/records.ts';
+import type { DeploymentRecord } from '../verification/records.ts';
 import type { Verdict } from '../verdict/types.ts';
 
 /*

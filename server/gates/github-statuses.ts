@@ -2,10 +2,11 @@ import { Counter, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { describeError } from '../errors.ts';
 import { linksFrom } from '../links.ts';
-import type { DeploymentRecord } from '../store/records.ts';
+import type { DeploymentRecord } from '../verification/records.ts';
 import type { Store } from '../store/store.ts';
 import type { RunObserver } from '../verification/observer.ts';
 import type { Timers } from '../verification/settlement.ts';
+import { createClaimLoop, realTimers } from '../signals/claim-loop.ts';
 import { STATUS_KINDS, type GitHubStatusConfig } from './config.ts';
 import { deploymentStatus, postStatus, verdictStatus, type PostOutcome, type StatusUpdate } from './github-status.ts';
 import { describeTarget, postsPending, refusalHint, STATUS_KIND_INFO, statusRequest, type StatusTarget } from './github-status-kinds.ts';
@@ -15,6 +16,12 @@ import type { QueuedStatus, StatusQueue, StatusTransition } from './github-statu
 const BATCH = 4;
 /** One POST's deadline, milliseconds. */
 const ATTEMPT_TIMEOUT_MS = 10_000;
+/**
+ * How long a claimed row stays with the replica posting it, milliseconds: the
+ * POST's deadline and time to record what came of it. No other replica posts
+ * it meanwhile; one killed mid-attempt leaves it to another once it ends.
+ */
+export const LEASE_MS = ATTEMPT_TIMEOUT_MS + 15_000;
 /** Attempts at one state before it is given up: with the backoff below, about a quarter of an hour of a GitHub outage. */
 export const MAX_ATTEMPTS = 10;
 /** Waits between failed attempts, milliseconds: doubling from `firstMs` up to `maxMs` (GitHub's Retry-After wins). */
@@ -23,8 +30,6 @@ export const BACKOFF = { firstMs: 2_000, maxMs: 300_000 };
 export const MAX_AGE_MS = 24 * 3_600_000;
 /** Pause after the store refused to record an attempt, milliseconds. */
 export const STORE_RETRY_MS = 30_000;
-/** setTimeout's ceiling; a later due time is re-checked when it fires. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export type PostResult = 'posted' | 'failed';
 
@@ -39,6 +44,8 @@ export interface GitHubStatusesDeps {
   readonly publicBase: () => string;
   readonly now?: () => number;
   readonly timers?: Timers;
+  /** How often to look for statuses other replicas queued or left behind, milliseconds; `POLL_MS` by default. */
+  readonly pollMs?: number;
 }
 
 /** The GitHub deployment, from the `deployment_status` webhook, whose `success` started a verification. */
@@ -57,23 +64,21 @@ export interface GitHubStatuses {
   /**
    * The gate started (or found) `deployment` for this GitHub deployment: the
    * commit shows it pending, then its verdict; the deployment gets the
-   * verdict. Never throws.
+   * verdict. Never rejects.
    */
-  accepted(deployment: DeploymentRecord, origin: GitHubOrigin): void;
+  accepted(deployment: DeploymentRecord, origin: GitHubOrigin): Promise<void>;
   /** Turns verdicts of tracked deployments into their final status. */
   readonly observer: RunObserver;
   /** Settles what a crash left behind, then posts what is due. */
   start(): void;
-  /** Stops posting: an attempt under way is cut short and stays queued for the next start. */
+  /**
+   * Stops posting: an attempt under way is cut short and stays queued, for
+   * this replica's next start or another replica once its lease has run out.
+   */
   stop(): Promise<void>;
   /** Resolves once no attempt is under way. */
   idle(): Promise<void>;
 }
-
-const realTimers: Timers = {
-  set: (fn, ms) => setTimeout(fn, ms).unref(),
-  clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 
 /**
  * Writes smoke's verdict back to GitHub as a commit status and a deployment
@@ -81,7 +86,8 @@ const realTimers: Timers = {
  * is its own row with its own retries, so a token that may write only one
  * kind costs the other nothing. Posting happens on its own timer, off the
  * request path and after the verdict is stored, so a slow or refusing GitHub
- * never delays a verdict or a rollback signal.
+ * never delays a verdict or a rollback signal. Every replica of one store
+ * posts for all: each row is claimed with a lease before its attempt.
  */
 export function createGitHubStatuses(deps: GitHubStatusesDeps): GitHubStatuses {
   const { config, queue, store, logger } = deps;
@@ -98,54 +104,42 @@ export function createGitHubStatuses(deps: GitHubStatusesDeps): GitHubStatuses {
   }
 
   let stopped = true;
-  let timer: unknown;
-  let sweeping: Promise<void> | undefined;
-  let again = false;
   let halt = new AbortController();
-  /** A verdict the store refused to queue (disk full): the catch-up finds it once writes work again. */
-  let missed = false;
-
-  function wake(): void {
-    if (stopped || !config) return;
-    if (missed) {
-      missed = false;
-      // Its `change` wakes the poster again, which then finds it awake.
-      catchUp();
-    }
-    if (sweeping) {
-      again = true;
-      return;
-    }
-    timers.clear(timer);
-    timer = undefined;
-    let pauseMs: number | undefined;
-    sweeping = sweep(config)
-      .catch((err: unknown) => {
-        pauseMs = STORE_RETRY_MS;
-        logger.error({ err: describeError(err), retryInMs: pauseMs }, 'a GitHub status could not be recorded: the store refuses writes; retrying');
-      })
-      .finally(() => {
-        sweeping = undefined;
-        if (stopped) return;
-        if (pauseMs !== undefined) timer = timers.set(wake, pauseMs);
-        else if (again) {
-          again = false;
-          wake();
-        } else arm();
-      });
-  }
-
-  function arm(): void {
-    const next = queue.nextDueAtMs();
-    const delayMs = Math.min(next === undefined ? MAX_TIMER_MS : Math.max(0, next - now()), missed ? STORE_RETRY_MS : MAX_TIMER_MS);
-    if (next !== undefined || missed) timer = timers.set(wake, delayMs);
-  }
+  /**
+   * When to run the catch-up, epoch ms: at the first sweep, and a retry pause
+   * after the store refused to queue a verdict (disk full, PostgreSQL down),
+   * so it finds that verdict once writes work again.
+   */
+  let catchUpAtMs: number | undefined;
+  const loop = createClaimLoop({
+    sweep: async () => {
+      if (catchUpAtMs !== undefined && now() >= catchUpAtMs) {
+        catchUpAtMs = undefined;
+        // Its `change` wakes the poster again, which then finds it awake.
+        await catchUp();
+      }
+      if (config) await sweep(config);
+    },
+    nextDueAtMs: async () => {
+      const next = await queue.nextDueAtMs();
+      return catchUpAtMs === undefined ? next : Math.min(next ?? Infinity, catchUpAtMs);
+    },
+    failed: (err) => {
+      logger.error({ err: describeError(err), retryInMs: STORE_RETRY_MS }, 'a GitHub status could not be recorded: the store refuses writes; retrying');
+      return STORE_RETRY_MS;
+    },
+    now,
+    timers,
+    ...(deps.pollMs !== undefined && { pollMs: deps.pollMs }),
+  });
 
   async function sweep(config: GitHubStatusConfig): Promise<void> {
-    for (;;) {
-      const due = queue.due(now(), BATCH);
-      if (due.length === 0 || stopped) return;
-      await Promise.all(due.map((row) => attempt(config, row)));
+    while (!stopped) {
+      const due = await queue.claimDue(now(), BATCH, LEASE_MS);
+      if (due.length === 0) return;
+      const settled = await Promise.allSettled(due.map((row) => attempt(config, row)));
+      const refused = settled.find((s) => s.status === 'rejected');
+      if (refused) throw refused.reason;
     }
   }
 
@@ -157,13 +151,13 @@ export function createGitHubStatuses(deps: GitHubStatusesDeps): GitHubStatuses {
     }
     const link = linksFrom(deps.publicBase()).page.deployment(row.deploymentId);
     const outcome = await postStatus(statusRequest(config, row, row, link), ATTEMPT_TIMEOUT_MS, startedAt, halt.signal);
-    if (outcome.kind === 'retry' && halt.signal.aborted) return; // Stopping: the row stays queued for the next start.
+    if (outcome.kind === 'retry' && halt.signal.aborted) return; // Stopping: the row stays queued, taken again once its lease ends.
     const explained = outcome.kind === 'rejected' ? { ...outcome, error: outcome.error + refusalHint(row, outcome.statusCode) } : outcome;
-    settle(log, row, transition(row, explained, now()));
+    await settle(log, row, transition(row, explained, now()));
   }
 
-  function settle(log: Logger, row: QueuedStatus, then: StatusTransition): void {
-    queue.record(row, then, now());
+  async function settle(log: Logger, row: QueuedStatus, then: StatusTransition): Promise<void> {
+    await queue.record(row, then, now());
     const noun = STATUS_KIND_INFO[row.kind].noun;
     if (then.status === 'queued') {
       log.warn({ attempt: row.attempts + 1, error: then.error, retryAt: new Date(then.nextAttemptAtMs).toISOString() }, `GitHub ${noun} not posted; will retry`);
@@ -174,58 +168,65 @@ export function createGitHubStatuses(deps: GitHubStatusesDeps): GitHubStatuses {
     else log.error({ attempt: row.attempts + 1, error: then.error }, `GitHub ${noun} for ${describeTarget(row)} given up`);
   }
 
-  /** Records a new state for a tracked deployment and posts it; untracked deployments are not the gate's. */
-  function change(deploymentId: string, status: StatusUpdate): void {
+  /** Records a new state for a tracked deployment and posts it; untracked deployments are not the gate's. Never rejects. */
+  async function change(deploymentId: string, status: StatusUpdate): Promise<void> {
     if (!config) return;
     try {
-      if (queue.change(deploymentId, status, now()) > 0) wake();
+      if ((await queue.change(deploymentId, status, now())) > 0) loop.wake();
     } catch (err) {
       logger.error({ err: describeError(err), deploymentId, retryInMs: STORE_RETRY_MS }, 'a GitHub status could not be queued: the store refuses writes; retrying');
-      if (missed || stopped) return;
-      missed = true;
-      if (!sweeping) {
-        timers.clear(timer);
-        arm();
-      }
+      missed();
     }
   }
 
-  /** Deployments judged while a crash or a full disk kept their verdict from the queue: their pending status is replaced. */
-  function catchUp(): void {
+  /** The catch-up runs a retry pause from now (or sooner, when already due). */
+  function missed(): void {
+    if (stopped || catchUpAtMs !== undefined) return;
+    catchUpAtMs = now() + STORE_RETRY_MS;
+    // Re-arms the loop's timer for the catch-up when it is idle; a sweep under way arms it when it ends.
+    loop.wake();
+  }
+
+  /**
+   * Deployments judged while a crash or a full disk kept their verdict from
+   * the queue: their pending status is replaced. Any replica may do this for
+   * any other: `change` writes only where the state differs.
+   */
+  async function catchUp(): Promise<void> {
     try {
       // One change covers every kind of the deployment.
-      for (const deploymentId of new Set(queue.awaitingVerdict(1_000).map((row) => row.deploymentId))) {
-        const deployment = store.getDeployment(deploymentId);
-        if (deployment?.status === 'done') change(deploymentId, deploymentStatus(deployment));
+      for (const deploymentId of new Set((await queue.awaitingVerdict(1_000)).map((row) => row.deploymentId))) {
+        const deployment = await store.getDeployment(deploymentId);
+        if (deployment?.status === 'done') await change(deploymentId, deploymentStatus(deployment));
       }
     } catch (err) {
       logger.error({ err: describeError(err) }, 'GitHub statuses: the catch-up failed; retrying');
-      missed = true;
+      missed();
     }
   }
 
   return {
-    accepted(deployment, origin) {
+    async accepted(deployment, origin) {
       if (!config) return;
       const log = logger.child({ deploymentId: deployment.id, repository: origin.repository, githubDeploymentId: origin.deploymentId });
       const status = deploymentStatus(deployment);
       for (const target of targetsOf(config, deployment, origin, log)) {
         try {
-          // A redelivery, or GitHub's webhook about smoke's own deployment status, finds the row there: nothing new.
-          const fresh = queue.track(deployment.id, target, status, !postsPending(target.kind), now());
+          // A redelivery, another replica's answer to the same delivery, or GitHub's webhook about smoke's own deployment status finds the row there: nothing new.
+          const fresh = await queue.track(deployment.id, target, status, !postsPending(target.kind), now());
           if (fresh) log.info({ kind: target.kind, state: status.state }, `GitHub ${STATUS_KIND_INFO[target.kind].noun} queued`);
         } catch (err) {
           log.error({ err: describeError(err), kind: target.kind }, `a GitHub ${STATUS_KIND_INFO[target.kind].noun} could not be queued: the store refuses writes`);
         }
       }
-      wake();
+      loop.wake();
     },
     observer: {
       verdictGiven(run, verdict) {
-        if (run.deploymentId) change(run.deploymentId, verdictStatus(verdict));
+        return run.deploymentId ? change(run.deploymentId, verdictStatus(verdict)) : undefined;
       },
       deploymentFinished(deployment) {
-        change(deployment.id, deploymentStatus(deployment));
+        return change(deployment.id, deploymentStatus(deployment));
       },
     },
     start() {
@@ -235,19 +236,15 @@ export function createGitHubStatuses(deps: GitHubStatusesDeps): GitHubStatuses {
       }
       stopped = false;
       halt = new AbortController();
-      catchUp();
-      wake();
+      catchUpAtMs = now();
+      loop.start();
     },
     async stop() {
       stopped = true;
       halt.abort();
-      timers.clear(timer);
-      timer = undefined;
-      await sweeping;
+      await loop.stop();
     },
-    idle: async () => {
-      while (sweeping) await sweeping;
-    },
+    idle: () => loop.idle(),
   };
 }
 

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
+import { RequestError } from '../errors.ts';
 import { Secret } from '../values/secret.ts';
 import { deploymentStatusPayload, githubHeaders } from '../testing/github.ts';
 import { decideDeploymentStatus, deploymentStatusEvent, githubSignature, parseGitHubBody, verifyGitHubSignature } from './github.ts';
-import { gateRig } from '../testing/gate-rig.ts';
+import { freshFile, gateRig } from '../testing/gate-rig.ts';
 import { refusal } from '../testing/refusal.ts';
 
 const ENVIRONMENTS = ['production', 'canary'];
-
 
 describe('GitHub gate', () => {
   it("signs as GitHub's published test vector says", () => {
@@ -80,8 +80,15 @@ describe('GitHub gate', () => {
     assert.deepEqual(unmapped, { kind: 'ignore', reason: "GitHub environment 'staging' is not mapped in gates.github.environments" });
   });
 
-  function rig() {
-    const { store, gates, submitted } = gateRig({ flagger: { targets: [] }, github: { secret: new Secret(secret), environments } }, ENVIRONMENTS);
+  const rigs: Awaited<ReturnType<typeof gateRig>>[] = [];
+  afterEach(async () => {
+    await Promise.all(rigs.splice(0).map((r) => r.store.close()));
+  });
+
+  async function rig(file?: string) {
+    const made = await gateRig({ flagger: { targets: [] }, github: { secret: new Secret(secret), environments } }, ENVIRONMENTS, file);
+    rigs.push(made);
+    const { store, gates, submitted } = made;
     const deliver = (event: string, deliveryId: string, payload: unknown, sign: (b: string) => string | undefined = (b) => githubHeaders(secret, b, event, deliveryId)['x-hub-signature-256']) => {
       const text = JSON.stringify(payload);
       return gates.github({ event, deliveryId, signature: sign(text), contentType: 'application/json', body: Buffer.from(text) }, 'http://smoke');
@@ -89,43 +96,65 @@ describe('GitHub gate', () => {
     return { store, gates, submitted, deliver };
   }
 
-  it('starts one verification per delivery, and nothing for a redelivery', () => {
-    const { deliver, submitted, store } = rig();
-    const first = deliver('deployment_status', 'd-1', deploymentStatusPayload({ deploymentId: 7 }));
+  it('starts one verification per delivery, and nothing for a redelivery', async () => {
+    const { deliver, submitted, store } = await rig();
+    const first = await deliver('deployment_status', 'd-1', deploymentStatusPayload({ deploymentId: 7 }));
     assert.equal(first.status, 202);
     assert.equal(first.body.page, `http://smoke/deployments/${String(first.body.deploymentId)}`);
     assert.equal(submitted.length, 1);
-    const again = deliver('deployment_status', 'd-1', deploymentStatusPayload({ deploymentId: 7 }));
+    const again = await deliver('deployment_status', 'd-1', deploymentStatusPayload({ deploymentId: 7 }));
     assert.equal(again.status, 200);
     assert.equal(again.body.duplicate, true);
     assert.equal(again.body.deploymentId, first.body.deploymentId);
     assert.equal(again.body.page, first.body.page);
     assert.equal(submitted.length, 1, 'a redelivery must not reach the verifier');
-    assert.equal(store.listDeployments({ limit: 10 }).length, 1);
+    assert.equal((await store.listDeployments({ limit: 10 })).length, 1);
   });
 
-  it('refuses a delivery whose signature does not match with a 401, before reading it', () => {
-    const { deliver, submitted } = rig();
-    const err = refusal(() => deliver('deployment_status', 'd-2', deploymentStatusPayload(), () => githubSignature('another secret entirely', 'x')));
+  it('one delivery sent to two replicas at once starts one verification', async () => {
+    const file = freshFile();
+    const [a, b] = [await rig(file), await rig(file)];
+    const payload = deploymentStatusPayload({ deploymentId: 8 });
+    const answers = await Promise.all([a.deliver('deployment_status', 'd-twice', payload), b.deliver('deployment_status', 'd-twice', payload)]);
+    assert.deepEqual(answers.map((x) => x.status).sort(), [200, 202], JSON.stringify(answers));
+    assert.equal(answers[0].body.deploymentId, answers[1].body.deploymentId);
+    assert.equal((await a.store.listDeployments({ limit: 10 })).length, 1);
+    const later = await b.deliver('deployment_status', 'd-twice', payload);
+    assert.equal(later.body.duplicate, true, 'recorded: a later redelivery is known to every replica');
+  });
+
+  it('refuses a delivery whose signature does not match with a 401, before reading it', async () => {
+    const { deliver, submitted } = await rig();
+    const err = await refused(deliver('deployment_status', 'd-2', deploymentStatusPayload(), () => githubSignature('another secret entirely', 'x')));
     assert.deepEqual([err.status, err.code, err.field], [401, 'bad_signature', 'x-hub-signature-256']);
-    assert.equal(refusal(() => deliver('deployment_status', 'd-3', deploymentStatusPayload(), () => undefined)).status, 401);
+    assert.equal((await refused(deliver('deployment_status', 'd-3', deploymentStatusPayload(), () => undefined))).status, 401);
     assert.equal(submitted.length, 0);
   });
 
-  it('answers ping, and acknowledges other events without acting', () => {
-    const { deliver, submitted } = rig();
-    assert.equal(deliver('ping', 'd-4', { zen: 'Keep it logically awesome.', hook_id: 1 }).status, 200);
-    assert.equal(deliver('push', 'd-5', { ref: 'refs/heads/main' }).status, 202);
-    assert.equal(deliver('deployment_status', 'd-6', deploymentStatusPayload({ state: 'in_progress' })).status, 202);
+  it('answers ping, and acknowledges other events without acting', async () => {
+    const { deliver, submitted } = await rig();
+    assert.equal((await deliver('ping', 'd-4', { zen: 'Keep it logically awesome.', hook_id: 1 })).status, 200);
+    assert.equal((await deliver('push', 'd-5', { ref: 'refs/heads/main' })).status, 202);
+    assert.equal((await deliver('deployment_status', 'd-6', deploymentStatusPayload({ state: 'in_progress' }))).status, 202);
     assert.equal(submitted.length, 0);
   });
 
-  it('names the field of a malformed event', () => {
-    const { deliver } = rig();
+  it('names the field of a malformed event', async () => {
+    const { deliver } = await rig();
     const payload = deploymentStatusPayload() as { deployment: Record<string, unknown> };
     delete payload.deployment.id;
-    const err = refusal(() => deliver('deployment_status', 'd-7', payload));
+    const err = await refused(deliver('deployment_status', 'd-7', payload));
     assert.deepEqual([err.status, err.field], [400, 'deployment.id']);
   });
 });
 
+/** The RequestError a gate's answer rejects with. */
+async function refused(answer: Promise<unknown>): Promise<RequestError> {
+  try {
+    await answer;
+  } catch (err) {
+    assert.ok(err instanceof RequestError, String(err));
+    return err;
+  }
+  assert.fail('expected a RequestError');
+}

@@ -1,4 +1,4 @@
-import type { DeploymentRecord } from '../store/records.ts';
+import type { DeploymentRecord } from '../verification/records.ts';
 
 /**
  * Where the verification of one revision stands, as a gate reports it: the

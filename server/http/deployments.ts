@@ -1,8 +1,9 @@
-import { Router } from 'express';
+import { Router, type Response } from 'express';
 import { z } from 'zod';
 import { NotFoundError, RequestError } from '../errors.ts';
 import type { Signals } from '../signals/signals.ts';
 import type { Store } from '../store/store.ts';
+import type { DeploymentRecord } from '../verification/records.ts';
 import type { Verifier } from '../verification/verifier.ts';
 import type { RouteDoc } from './route-doc.ts';
 import { signalView } from './signals.ts';
@@ -89,16 +90,30 @@ export function deploymentRoutes(deps: { store: Store; verifier: Verifier; signa
   const router = Router();
   router.param('id', pathParam('id'));
 
-  const present = (req: Parameters<LinkBase>[0], id: string) => {
-    const deployment = store.getDeployment(id);
-    if (!deployment) throw new NotFoundError('deployment', id);
-    const runs = store.runsOfDeployment(id);
+  // Separate reads, no snapshot: a run may end between them, so the view can show a running
+  // deployment beside a finished run for one poll; the deployment's own status is the one to act on.
+  const view = async (req: Parameters<LinkBase>[0], deployment: DeploymentRecord) => {
+    const [runs, ofDeployment] = await Promise.all([store.runsOfDeployment(deployment.id), signals.ofDeployment(deployment.id)]);
     const latest = runs.at(-1);
+    const latestRun = latest && (await store.getRun(latest.id));
     const link = base(req);
     return {
-      ...deploymentView(link, deployment, latest && store.getRun(latest.id), runs),
-      signals: signals.ofDeployment(id).map((signal) => signalView(link, signal)),
+      ...deploymentView(link, deployment, latestRun, runs),
+      signals: ofDeployment.map((signal) => signalView(link, signal)),
     };
+  };
+  const present = async (req: Parameters<LinkBase>[0], id: string) => {
+    const deployment = await store.getDeployment(id);
+    if (!deployment) throw new NotFoundError('deployment', id);
+    return view(req, deployment);
+  };
+
+  /** Holds the request until the deployment is done, the wait runs out or the client goes; the deployment as it stands then, undefined for an unknown id. */
+  const waitFor = (res: Response, id: string, seconds: number): Promise<DeploymentRecord | undefined> => {
+    const closed = new AbortController();
+    res.on('close', () => closed.abort());
+    // The verifier watches the store, so this works whichever replica verifies the deployment.
+    return verifier.waitUntilDone(id, seconds * 1000, closed.signal);
   };
 
   router.post('/', async (req, res) => {
@@ -107,34 +122,32 @@ export function deploymentRoutes(deps: { store: Store; verifier: Verifier; signa
     }
     const { wait } = validateQuery(waitQuery, req.query);
     const body = validate(deployBody, req.body ?? {}, 'body');
-    const { deployment, created } = verifier.submit(body);
-    if (wait) {
-      const closed = new AbortController();
-      res.on('close', () => closed.abort());
-      await verifier.waitUntilDone(deployment.id, wait * 1000, closed.signal);
-    }
-    const view = present(req, deployment.id);
+    const { deployment, created } = await verifier.submit(body);
+    const settled = wait ? await waitFor(res, deployment.id, wait) : undefined;
+    const answer = settled ? await view(req, settled) : await present(req, deployment.id);
     res
-      .status(view.status === 'done' ? 200 : 202)
-      .set('Location', view.links.self)
+      .status(answer.status === 'done' ? 200 : 202)
+      .set('Location', answer.links.self)
       .set('Idempotent-Replayed', created ? 'false' : 'true')
-      .json(view);
+      .json(answer);
   });
 
-  router.get('/', (req, res) => {
+  router.get('/', async (req, res) => {
     const { environment, limit } = validateQuery(listQuery, req.query);
-    const list = store.listDeployments({ ...(environment && { environment }), limit: limit ?? 50 });
-    res.json({ deployments: list.map((d) => present(req, d.id)) });
+    const list = await store.listDeployments({ ...(environment && { environment }), limit: limit ?? 50 });
+    // The listed records themselves, not a second read by id: one pruned meanwhile must not fail the list.
+    res.json({ deployments: await Promise.all(list.map((d) => view(req, d))) });
   });
 
   router.get('/:id', async (req, res) => {
     const { wait } = validateQuery(waitQuery, req.query);
-    if (wait && store.getDeployment(req.params.id)) {
-      const closed = new AbortController();
-      res.on('close', () => closed.abort());
-      await verifier.waitUntilDone(req.params.id, wait * 1000, closed.signal);
+    if (!wait) {
+      res.json(await present(req, req.params.id));
+      return;
     }
-    res.json(present(req, req.params.id));
+    const deployment = await waitFor(res, req.params.id, wait);
+    if (!deployment) throw new NotFoundError('deployment', req.params.id);
+    res.json(await view(req, deployment));
   });
 
   router.all('/', methodNotAllowed(['GET', 'POST']));

@@ -24,7 +24,7 @@ const PARSER_ERRORS: Record<string, { status: number; code: string; message: (er
   'request.aborted': { status: 400, code: 'aborted', message: () => 'the request was aborted' },
 };
 
-/** Seconds a client is told to wait before retrying when the store cannot write: the verifier retries on a similar pace. */
+/** Seconds a client is told to wait before retrying when the store is unavailable: the verifier retries on a similar pace. */
 export const STORE_RETRY_AFTER_SECONDS = 15;
 
 interface DomainAnswer {

@@ -44,24 +44,24 @@ export function gateRoutes(deps: GateRouteDeps): Router {
       next();
     };
 
-  router.post('/flagger', counted('flagger'), requireJson, json, flaggerAuth(deps.apiToken), (req, res) => {
-    send(res, gates.flagger(validate(flaggerPayload, req.body ?? {}, 'body'), base(req)));
+  router.post('/flagger', counted('flagger'), requireJson, json, flaggerAuth(deps.apiToken), async (req, res) => {
+    send(res, await gates.flagger(validate(flaggerPayload, req.body ?? {}, 'body'), base(req)));
   });
 
-  router.post('/flagger/rollback', counted('flagger-rollback'), requireJson, json, flaggerAuth(deps.apiToken), (req, res) => {
-    send(res, gates.flaggerRollback(validate(flaggerPayload, req.body ?? {}, 'body'), base(req)));
+  router.post('/flagger/rollback', counted('flagger-rollback'), requireJson, json, flaggerAuth(deps.apiToken), async (req, res) => {
+    send(res, await gates.flaggerRollback(validate(flaggerPayload, req.body ?? {}, 'body'), base(req)));
   });
 
-  router.get('/argo', counted('argo'), bearer, (req, res) => {
-    res.json(gates.argo(validateQuery(argoInput, req.query), base(req)));
+  router.get('/argo', counted('argo'), bearer, async (req, res) => {
+    res.json(await gates.argo(validateQuery(argoInput, req.query), base(req)));
   });
 
-  router.post('/argo', counted('argo'), bearer, requireJson, json, (req, res) => {
-    res.json(gates.argo(validate(argoInput, req.body ?? {}, 'body'), base(req)));
+  router.post('/argo', counted('argo'), bearer, requireJson, json, async (req, res) => {
+    res.json(await gates.argo(validate(argoInput, req.body ?? {}, 'body'), base(req)));
   });
 
-  router.post('/github', counted('github'), express.raw({ type: () => true, limit: GITHUB_BODY_LIMIT_BYTES }), (req, res) => {
-    const answer = gates.github(
+  router.post('/github', counted('github'), express.raw({ type: () => true, limit: GITHUB_BODY_LIMIT_BYTES }), async (req, res) => {
+    const answer = await gates.github(
       {
         event: req.get('x-github-event'),
         deliveryId: req.get('x-github-delivery'),

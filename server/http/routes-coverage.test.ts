@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type express from 'express';
 import pino from 'pino';
 import { loadConfig } from '../config/config.ts';
-import { createDeliveries } from '../gates/deliveries.ts';
 import { createGates } from '../gates/gates.ts';
 import { createGateMetrics } from '../gates/metrics.ts';
 import { workspace, type Workspace } from '../integration/harness.ts';
@@ -14,10 +15,9 @@ import { createRegistry } from '../metrics/registry.ts';
 import { createSignalMetrics } from '../metrics/signal-metrics.ts';
 import { createBrowserProbe } from '../runner/browser-probe.ts';
 import { createScheduler } from '../scheduler/scheduler.ts';
-import { createOutbox } from '../signals/outbox.ts';
 import { createSignals } from '../signals/signals.ts';
 import { openStore, type Store } from '../store/store.ts';
-import { createVerifier } from '../verification/verifier.ts';
+import { createVerifier, type Verifier } from '../verification/verifier.ts';
 import { createApp } from './app.ts';
 import { openapiDocument } from './openapi.ts';
 
@@ -29,16 +29,17 @@ const PREFIX = '/smoke';
  * a path prefix, so every route is mounted), store, signals, gates and
  * scheduler; only the runner is a stand-in, as nothing here runs flows.
  */
-function buildApp(ws: Workspace): { app: express.Express; store: Store } {
+async function buildApp(ws: Workspace): Promise<{ app: express.Express; store: Store; verifier: Verifier }> {
   const config = loadConfig(ws.configFile);
   const logger = pino({ level: 'silent' });
   const registry = createRegistry();
-  const store = openStore(config.storage.database);
+  mkdirSync(path.dirname(config.storage.database), { recursive: true });
+  const store = await openStore({ kind: 'sqlite', file: config.storage.database });
   const runner = { run: () => Promise.reject(new Error('no flows run in this test')), sweep: () => 0 };
-  const signals = createSignals({ config: config.rollback, outbox: createOutbox(store.db), store, metrics: createSignalMetrics(registry), logger, publicBase: () => config.server.publicUrl! });
+  const signals = createSignals({ config: config.rollback, outbox: store.outbox, store, metrics: createSignalMetrics(registry), logger, publicBase: () => config.server.publicUrl! });
   const verifier = createVerifier({ config, store, runner, observers: [signals.observer], logger });
   const scheduler = createScheduler({ schedules: config.schedules, verifier, store, registry, logger });
-  const gates = createGates({ config: config.gates, environments: [...config.environments.keys()], verifier, store, deliveries: createDeliveries(store.db), logger });
+  const gates = createGates({ config: config.gates, environments: [...config.environments.keys()], verifier, store, deliveries: store.gateDeliveries, logger });
   const app = createApp({
     config,
     store,
@@ -51,7 +52,7 @@ function buildApp(ws: Workspace): { app: express.Express; store: Store } {
     logger,
     metrics: registry,
   });
-  return { app, store };
+  return { app, store, verifier };
 }
 
 interface Served {
@@ -115,7 +116,7 @@ function documented(): Map<string, string> {
 
 describe('the OpenAPI document against the routes the app serves', () => {
   let ws: Workspace;
-  let built: ReturnType<typeof buildApp>;
+  let built: Awaited<ReturnType<typeof buildApp>>;
   let server: Server;
   let url: string;
 
@@ -124,7 +125,7 @@ describe('the OpenAPI document against the routes the app serves', () => {
       { production: { baseURL: 'http://127.0.0.1:9' }, canary: { baseURL: 'http://127.0.0.1:9', baseline: 'production' } },
       { apiToken: TOKEN, publicUrl: `http://127.0.0.1${PREFIX}`, schedules: "  - name: nightly\n    cron: '0 3 * * *'\n    environments: [production]\n" },
     );
-    built = buildApp(ws);
+    built = await buildApp(ws);
     server = built.app.listen(0, '127.0.0.1');
     await once(server, 'listening');
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -133,7 +134,8 @@ describe('the OpenAPI document against the routes the app serves', () => {
   after(async () => {
     server?.closeAllConnections();
     await new Promise((resolve) => server?.close(resolve));
-    built?.store.close();
+    await built?.verifier.shutdown();
+    await built?.store.close();
     ws?.remove();
   });
 

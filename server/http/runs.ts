@@ -9,29 +9,30 @@ import { idParam, methodNotAllowed, noQuery, pathParam, validateQuery, wholeNumb
 
 const listQuery = z.strictObject({
   environment: z.string().max(64, { error: 'must be at most 64 characters' }).optional().describe('Only runs that targeted this environment.'),
+  schedule: z.string().max(64, { error: 'must be at most 64 characters' }).optional().describe('Only runs this schedule started.'),
   limit: wholeNumber(1, 500).optional().describe('At most this many, newest first (1 to 500; 50 by default).'),
 });
 
-export function runRoutes(deps: { store: Store; artifactsDir: string; base: LinkBase }): Router {
+export function runRoutes(deps: { store: Pick<Store, 'listRuns' | 'getRun'>; artifactsDir: string; base: LinkBase }): Router {
   const { store, artifactsDir, base } = deps;
   const router = Router();
   router.param('id', pathParam('id'));
 
-  router.get('/', (req, res) => {
-    const { environment, limit } = validateQuery(listQuery, req.query);
-    const runs = store.listRuns({ ...(environment && { environment }), limit: limit ?? 50 });
+  router.get('/', async (req, res) => {
+    const { environment, schedule, limit } = validateQuery(listQuery, req.query);
+    const runs = await store.listRuns({ ...(environment && { environment }), ...(schedule && { schedule }), limit: limit ?? 50 });
     res.json({ runs: runs.map((r) => runSummaryView(base(req), r)) });
   });
 
-  router.get('/:id', (req, res) => {
+  router.get('/:id', async (req, res) => {
     validateQuery(noQuery, req.query);
-    const run = store.getRun(req.params.id);
+    const run = await store.getRun(req.params.id);
     if (!run) throw new NotFoundError('run', req.params.id);
     res.json(runView(base(req), run));
   });
 
-  router.get('/:id/artifacts/*artifact', (req, res, next) => {
-    const run = store.getRun(req.params.id);
+  router.get('/:id/artifacts/*artifact', async (req, res, next) => {
+    const run = await store.getRun(req.params.id);
     if (!run) throw new NotFoundError('run', req.params.id);
     // Shared with the pages' artifact route: only files a flow result names are served.
     sendArtifact(res, next, artifactsDir, run, (req.params as unknown as { artifact: string[] }).artifact.join('/'));

@@ -51,22 +51,22 @@ export function scheduleRoutes(deps: { scheduler: Pick<Scheduler, 'list' | 'runN
   const router = Router();
   router.param('name', pathParam('name', NAME, `${NAME_RULE} (at most 63)`));
 
-  router.get('/', (req, res) => {
+  router.get('/', async (req, res) => {
     validateQuery(noQuery, req.query);
-    res.json({ schedules: scheduler.list().map((s) => scheduleView(base(req), s)) });
+    res.json({ schedules: (await scheduler.list()).map((s) => scheduleView(base(req), s)) });
   });
 
-  router.get('/:name', (req, res) => {
+  router.get('/:name', async (req, res) => {
     validateQuery(noQuery, req.query);
-    const status = scheduler.list().find((s) => s.schedule.name === req.params.name);
+    const status = (await scheduler.list()).find((s) => s.schedule.name === req.params.name);
     if (!status) throw new NotFoundError('schedule', req.params.name);
     res.json(scheduleView(base(req), status));
   });
 
   /** Runs the schedule now, by hand; answers at once with where to follow the runs. */
-  router.post('/:name/run', (req, res) => {
+  router.post('/:name/run', async (req, res) => {
     validateQuery(noQuery, req.query);
-    const runs = scheduler.runNow(req.params.name);
+    const runs = await scheduler.runNow(req.params.name);
     const links = linksFrom(base(req));
     res.status(202).json({
       schedule: req.params.name,

@@ -59,28 +59,30 @@ export function signalRoutes(deps: { signals: Signals; base: LinkBase }): Router
   const router = Router();
   router.param('id', pathParam('id'));
 
-  router.get('/', (req, res) => {
+  router.get('/', async (req, res) => {
     const { status, limit } = validateQuery(listQuery, req.query);
-    res.json({ signals: signals.list({ ...(status && { status }), limit: limit ?? 50 }).map((s) => signalView(base(req), s)) });
+    const list = await signals.list({ ...(status && { status }), limit: limit ?? 50 });
+    res.json({ signals: list.map((s) => signalView(base(req), s)) });
   });
-
-  router.get('/:id', (req, res) => {
+  router.get('/:id', async (req, res) => {
     validateQuery(noQuery, req.query);
-    const signal = signals.get(req.params.id);
+    const signal = await signals.get(req.params.id);
     if (!signal) throw new NotFoundError('signal', req.params.id);
     res.json(signalView(base(req), signal));
   });
-
-  router.post('/:id/redeliver', (req, res) => {
+  router.post('/:id/redeliver', async (req, res) => {
     validateQuery(noQuery, req.query);
-    const signal = signals.get(req.params.id);
+    const signal = await signals.get(req.params.id);
     if (!signal) throw new NotFoundError('signal', req.params.id);
-    if (!signals.redeliver(signal.id)) {
-      throw new RequestError(409, 'not_redeliverable', `signal '${signal.id}' is ${signal.status}: only dead or rejected signals can be redelivered`, 'id');
+    // `redeliver` is the atomic step (it only moves a dead or rejected signal); the read before it may be stale.
+    if (!(await signals.redeliver(signal.id))) {
+      const current = (await signals.get(signal.id)) ?? signal;
+      throw new RequestError(409, 'not_redeliverable', `signal '${signal.id}' is ${current.status}: only dead or rejected signals can be redelivered`, 'id');
     }
-    res.status(202).json(signalView(base(req), signals.get(signal.id)!));
+    const pending = await signals.get(signal.id);
+    if (!pending) throw new NotFoundError('signal', signal.id);
+    res.status(202).json(signalView(base(req), pending));
   });
-
   router.all('/', methodNotAllowed(['GET']));
   router.all('/:id', methodNotAllowed(['GET']));
   router.all('/:id/redeliver', methodNotAllowed(['POST']));

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { linksFrom } from '../links.ts';
-import type { DeploymentRecord, RunRecord, RunWithResults } from '../store/records.ts';
+import type { DeploymentRecord, RunRecord, RunWithResults } from '../verification/records.ts';
 import type { AttemptCounts, FlowResult, Verdict } from '../verdict/types.ts';
 
 /** Builds absolute links: from `server.publicUrl` when set, else from the request's own host. */

@@ -280,9 +280,9 @@ describe('bad input', () => {
     assert.equal(res.headers.allow, 'GET, POST, HEAD');
   });
 
-  it('started no run and stored no deployment for any of them', () => {
-    assert.deepEqual(service.store.listRuns({ limit: 10 }), []);
-    assert.deepEqual(service.store.listDeployments({ limit: 10 }), []);
+  it('started no run and stored no deployment for any of them', async () => {
+    assert.deepEqual((await service.store.listRuns({ limit: 10 })), []);
+    assert.deepEqual((await service.store.listDeployments({ limit: 10 })), []);
   });
 
   it('every /api call needs the bearer token when one is configured', async () => {
@@ -293,7 +293,7 @@ describe('bad input', () => {
     assert.equal(wrong.status, 401);
     const posted = await api(service.url, 'POST', '/api/v1/deployments', { environment: 'canary', version: '1' });
     assert.equal(posted.status, 401);
-    assert.deepEqual(service.store.listDeployments({ limit: 10 }), []);
+    assert.deepEqual((await service.store.listDeployments({ limit: 10 })), []);
     const right = await api(service.url, 'GET', '/api/v1/runs', undefined, AUTH);
     assert.equal(right.status, 200);
     assert.ok(!JSON.stringify(missing.body).includes(TOKEN));

@@ -42,7 +42,7 @@ describe('pull gates against the demo shops', () => {
     answered.push(JSON.stringify(response.body));
     return response;
   };
-  const counts = () => ({ deployments: service.store.listDeployments({ limit: 500 }).length, runs: service.store.listRuns({ limit: 500 }).length });
+  const counts = async () => ({ deployments: (await service.store.listDeployments({ limit: 500 })).length, runs: (await service.store.listRuns({ limit: 500 })).length });
 
   before(async () => {
     production = await startShop('production');
@@ -119,12 +119,12 @@ describe('pull gates against the demo shops', () => {
     ];
     for (const c of cases) {
       it(`${c.name} → ${c.status} ${c.code}`, async () => {
-        const before = counts();
+        const before = await counts();
         const { status, body } = await call(c.method ?? 'POST', c.route, c.body, c.headers ?? {});
         assert.equal(status, c.status, JSON.stringify(body));
         assert.equal(body.error.code, c.code);
         if (c.field) assert.equal(body.error.field, c.field);
-        assert.deepEqual(counts(), before);
+        assert.deepEqual(await counts(), before);
       });
     }
   });
@@ -134,7 +134,7 @@ describe('pull gates against the demo shops', () => {
     assert.equal(first.status, 423, JSON.stringify(first.body));
     assert.equal(first.body.verdict, 'running');
     assert.match(first.body.message, /^running: the verification of checkout 6d8f4c7b9 on canary is (queued|running) since/);
-    const deployment = service.store.getDeployment(first.body.deploymentId)!;
+    const deployment = (await service.store.getDeployment(first.body.deploymentId))!;
     assert.deepEqual(
       { key: deployment.idempotencyKey, service: deployment.service, version: deployment.version, environment: deployment.environment },
       { key: 'flagger:shop/checkout:6d8f4c7b9', service: 'checkout', version: '6d8f4c7b9', environment: 'canary' },
@@ -142,7 +142,7 @@ describe('pull gates against the demo shops', () => {
     // The broken revision, mapped by its metadata alone, verified side by side.
     const brokenFirst = await call('POST', '/api/v1/gates/flagger', flaggerCall('broken', 'b7e1', { environment: 'broken', version: '2.0.0' }));
     assert.equal(brokenFirst.status, 423);
-    assert.equal(service.store.getDeployment(brokenFirst.body.deploymentId)!.version, '2.0.0');
+    assert.equal((await service.store.getDeployment(brokenFirst.body.deploymentId))!.version, '2.0.0');
 
     const again = await call('POST', '/api/v1/gates/flagger', flaggerCall('checkout', '6d8f4c7b9'));
     assert.equal(again.body.deploymentId, first.body.deploymentId, 'the same revision never starts a second verification');
@@ -176,7 +176,7 @@ describe('pull gates against the demo shops', () => {
     assert.equal(failed.body.verdict, 'fail');
     assert.match(failed.body.message, /^fail: .*checkout.*failed on broken/);
 
-    const before = counts();
+    const before = await counts();
     const rollback = await call('POST', '/api/v1/gates/flagger/rollback', flaggerCall('broken', 'b7e1'));
     assert.equal(rollback.status, 200, JSON.stringify(rollback.body));
     assert.equal(rollback.body.rollback, true);
@@ -187,7 +187,7 @@ describe('pull gates against the demo shops', () => {
     // The token may come as a bearer header too.
     const byHeader = await call('POST', '/api/v1/gates/flagger/rollback', { ...flaggerCall('broken', 'b7e1'), metadata: {} }, AUTH);
     assert.equal(byHeader.status, 200);
-    assert.deepEqual(counts(), before);
+    assert.deepEqual(await counts(), before);
   });
 
   it('Argo Rollouts web metric: always 200, verdict running and then pass', async () => {
@@ -217,13 +217,13 @@ describe('pull gates against the demo shops', () => {
     const first = await call('POST', '/api/v1/gates/github', text, githubHeaders(GITHUB_SECRET, text, 'deployment_status', 'b7f9a1d0-0000-11f0-8f1e-1234567890ab'));
     assert.ok(Date.now() - started < 10_000, 'GitHub waits 10 s at most');
     assert.equal(first.status, 202, JSON.stringify(first.body));
-    const deployment = service.store.getDeployment(first.body.deploymentId)!;
+    const deployment = (await service.store.getDeployment(first.body.deploymentId))!;
     assert.deepEqual(
       { key: deployment.idempotencyKey, environment: deployment.environment, service: deployment.service, version: deployment.version },
       { key: 'github:acme/shop:1234567', environment: 'gh', service: 'shop', version: 'f95f852bd8fca8fcc58a9a2d6c842781e32a215e' },
     );
 
-    const before = counts();
+    const before = await counts();
     const redelivered = await call('POST', '/api/v1/gates/github', text, githubHeaders(GITHUB_SECRET, text, 'deployment_status', 'b7f9a1d0-0000-11f0-8f1e-1234567890ab'));
     assert.equal(redelivered.status, 200);
     assert.equal(redelivered.body.duplicate, true);
@@ -234,7 +234,7 @@ describe('pull gates against the demo shops', () => {
     const ignored = await call('POST', '/api/v1/gates/github', inProgress, githubHeaders(GITHUB_SECRET, inProgress, 'deployment_status', 'ignored-1'));
     assert.equal(ignored.status, 202);
     assert.match(ignored.body.message, /^ignored: .*'in_progress'/);
-    assert.deepEqual(counts(), before);
+    assert.deepEqual(await counts(), before);
   });
 
   it("never puts the API token, Flagger's metadata.token or the GitHub secret in a log line or an answer", async () => {

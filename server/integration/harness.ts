@@ -69,6 +69,12 @@ export interface WorkspaceOptions {
   readonly port?: number;
   /** `server.publicUrl`, e.g. with a path prefix. */
   readonly publicUrl?: string;
+  /** `runs.leaseSeconds`: how soon another replica (or the next start) takes over a run whose replica died. */
+  readonly leaseSeconds?: number;
+  /** `runs.concurrency`. */
+  readonly concurrency?: number;
+  /** `storage.postgres`: replicas share this PostgreSQL instead of the workspace's SQLite file. */
+  readonly postgres?: string;
 }
 
 /** A temp folder with a smoke config for a suite (the repo's demo one by default) against the given environments. */
@@ -96,7 +102,7 @@ runs:
 ${runsOptions(options)}storage:
   database: ./data/smoke.db
   artifacts: ./data/artifacts
-environments:
+${options.postgres ? `  postgres: ${options.postgres}\n` : ''}environments:
 ${envYaml}${options.schedules ? `schedules:\n${options.schedules}` : ''}${options.rollback ? `rollback:\n${options.rollback}` : ''}${options.gates ? `gates:\n${options.gates}` : ''}`,
   );
   return { dir, configFile, remove: () => rmSync(dir, { recursive: true, force: true }) };
@@ -108,6 +114,8 @@ function runsOptions(options: WorkspaceOptions): string {
     options.baseline !== undefined && `  baseline: ${options.baseline}`,
     options.warmBrowser !== undefined && `  warmBrowser: ${options.warmBrowser}`,
     options.warmRunner !== undefined && `  warmRunner: ${options.warmRunner}`,
+    options.leaseSeconds !== undefined && `  leaseSeconds: ${options.leaseSeconds}`,
+    options.concurrency !== undefined && `  concurrency: ${options.concurrency}`,
   ].filter((line): line is string => typeof line === 'string');
   return lines.map((line) => `${line}\n`).join('');
 }
@@ -119,10 +127,14 @@ export async function startService(ws: Workspace): Promise<Service> {
 }
 
 /** The service as its own process (`smoke --config …`), for crash and signal tests. */
-export async function spawnService(ws: Workspace, port: number): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+export async function spawnService(
+  ws: Workspace,
+  port: number,
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'server/main.ts'), '--config', ws.configFile], {
     cwd: REPO,
-    env: { ...process.env, SMOKE_TEST_PORT: String(port), LOG_LEVEL: 'info' },
+    env: { ...process.env, SMOKE_TEST_PORT: String(port), LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

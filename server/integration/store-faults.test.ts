@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { createShopApp } from '../../demo/shop.ts';
 import { loadConfig } from '../config/config.ts';
 import { tmpRootFor, type Service } from '../service.ts';
-import { api, startService, waitFor, workspace, type Workspace } from './harness.ts';
+import { startPostgres, type Postgres } from '../testing/postgres.ts';
+import { api, startService, waitFor, workspace, type Workspace, type WorkspaceOptions } from './harness.ts';
 
 /**
  * A demo shop that holds every request from a browser or Playwright's API
@@ -43,14 +44,16 @@ function close(server: Server): Promise<void> {
   });
 }
 
-/** A way to take the database's disk away and give it back. */
+/** A way to take the database away and give it back. */
 interface Breakage {
   readonly name: string;
+  /** Workspace settings it needs (a database of its own), before the workspace exists. */
+  options?(): Promise<WorkspaceOptions>;
   /** Set up before the service starts; a reason to skip when this machine cannot. */
   prepare(ws: Workspace): string | undefined;
-  breakStore(service: Service): void;
-  repairStore(service: Service): void;
-  cleanUp(ws: Workspace): void;
+  breakStore(service: Service): void | Promise<void>;
+  repairStore(service: Service): void | Promise<void>;
+  cleanUp(ws: Workspace): void | Promise<void>;
 }
 
 /** A real full disk: a small tmpfs under the database, filled to the last byte. Needs root and mount. */
@@ -95,20 +98,28 @@ const fullTmpfs = (): Breakage => {
 };
 
 /**
- * SQLite's own read-only switch on the service's connection (SQLITE_READONLY):
- * runs everywhere. (`max_page_count` gives the real SQLITE_FULL, but a write
- * that fits in a page already allocated still succeeds, so a run could
- * finish untouched; the unit tests in store/faults.test.ts cover it.)
+ * The service's PostgreSQL stops (a crash: `immediate`, sessions cut) and
+ * starts again on the same port and data: every read and write fails with a
+ * refused connection meanwhile, and the pool reconnects afterwards.
  */
-const readOnly = (): Breakage => ({
-  name: 'the database turns read-only (SQLITE_READONLY)',
-  prepare: () => undefined,
-  breakStore: (service) => void service.store.db.pragma('query_only = 1'),
-  repairStore: (service) => void service.store.db.pragma('query_only = 0'),
-  cleanUp: () => {},
-});
+const postgresDown = (): Breakage => {
+  let server: Postgres | undefined;
+  return {
+    name: 'its PostgreSQL stops and starts again',
+    async options() {
+      server = await startPostgres({ database: 'store_faults' });
+      return { postgres: server.url };
+    },
+    prepare: () => undefined,
+    breakStore: () => server!.stopServer('immediate'),
+    repairStore: () => server!.startServer(),
+    cleanUp: async () => {
+      await server?.stop();
+    },
+  };
+};
 
-for (const breakage of [fullTmpfs(), readOnly()]) {
+for (const breakage of [fullTmpfs(), postgresDown()]) {
   describe(`store faults: ${breakage.name}`, () => {
     let shop: Awaited<ReturnType<typeof heldShop>>;
     let ws: Workspace;
@@ -117,7 +128,7 @@ for (const breakage of [fullTmpfs(), readOnly()]) {
 
     before(async () => {
       shop = await heldShop();
-      ws = workspace({ canary: { baseURL: shop.url }, staging: { baseURL: shop.url } }, { retries: 0 });
+      ws = workspace({ canary: { baseURL: shop.url }, staging: { baseURL: shop.url } }, { retries: 0, ...(await breakage.options?.()) });
       skip = breakage.prepare(ws);
       if (!skip) service = await startService(ws);
     });
@@ -126,7 +137,7 @@ for (const breakage of [fullTmpfs(), readOnly()]) {
       shop?.release();
       await service?.close();
       await shop?.close();
-      breakage.cleanUp(ws);
+      await breakage.cleanUp(ws);
       ws?.remove();
     });
 
@@ -138,11 +149,11 @@ for (const breakage of [fullTmpfs(), readOnly()]) {
       const id = posted.body.id as string;
       await waitFor('a flow to reach the shop', () => (shop.held() > 0 ? true : undefined), 90_000);
 
-      breakage.breakStore(s);
+      await breakage.breakStore(s);
       const ready = await api(s.url, 'GET', '/readyz');
       assert.equal(ready.status, 503);
       assert.equal(ready.body.checks.store.ok, false);
-      assert.match(ready.body.checks.store.error, /^the store cannot write: /);
+      assert.match(ready.body.checks.store.error, /^the store is unavailable: /);
 
       const refused = await fetch(`${s.url}/api/v1/deployments`, {
         method: 'POST',
@@ -153,16 +164,18 @@ for (const breakage of [fullTmpfs(), readOnly()]) {
       assert.ok(Number(refused.headers.get('retry-after')) > 0, 'Retry-After says when to try again');
       const body = (await refused.json()) as { error: { code: string; message: string } };
       assert.equal(body.error.code, 'store_unavailable');
-      assert.match(body.error.message, /^the store cannot write: .*; could not record the deployment/);
+      assert.match(body.error.message, /^the store is unavailable: .*; could not record the deployment/);
 
       // The flows now report; their results cannot be stored, so the run stops and its ending waits in memory.
       shop.release();
       await waitFor('the run to stop', () => (s.verifier.activeRuns === 0 ? true : undefined), 90_000);
       const waited = await api(s.url, 'GET', `/api/v1/deployments/${id}?wait=1`);
-      assert.equal(waited.body.status, 'running', 'a caller never sees a verdict the store does not have');
+      // A database that cannot even be read (PostgreSQL down) answers 503; one that only cannot write shows the run still going.
+      if (waited.status === 503) assert.equal(waited.body.error.code, 'store_unavailable');
+      else assert.equal(waited.body.status, 'running', 'a caller never sees a verdict the store does not have');
       assert.equal((await api(s.url, 'GET', '/healthz')).status, 200, 'the process is up');
 
-      breakage.repairStore(s);
+      await breakage.repairStore(s);
       const done = await waitFor(
         'the stored verdict',
         async () => {
@@ -172,9 +185,9 @@ for (const breakage of [fullTmpfs(), readOnly()]) {
         60_000,
       );
       assert.equal(done.verdict, 'inconclusive');
-      assert.match(done.reasons.join('\n'), /the store cannot write: .*could not record a flow result/);
+      assert.match(done.reasons.join('\n'), /the store is unavailable: .*could not record a flow result/);
       const run = (await api(s.url, 'GET', `/api/v1/runs/${done.runs.at(-1).id}`)).body;
-      assert.ok(JSON.stringify(run).includes('service error: the store cannot write'), 'the error is in the run diagnostics');
+      assert.ok(JSON.stringify(run).includes('service error: the store is unavailable'), 'the error is in the run diagnostics');
 
       const readyAgain = await api(s.url, 'GET', '/readyz');
       assert.equal(readyAgain.body.checks.store.ok, true, JSON.stringify(readyAgain.body));

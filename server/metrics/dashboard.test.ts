@@ -105,7 +105,7 @@ function aggregationsIn(expr: string): { metric: string; by?: string }[] {
 
 function exportedNames(): Set<string> {
   const registry = new Registry();
-  createMetricsObserver({ registry, environments: ['production'], store: { latestDeployments: () => [], lastFinishedRuns: () => [], latestFlowOutcomes: () => [] } });
+  createMetricsObserver({ registry, environments: ['production'], store: { latestDeployments: async () => [], lastFinishedRuns: async () => [], latestFlowOutcomes: async () => [] } });
   createSignalMetrics(registry);
   createStorageMetrics(registry);
   // Written by Prometheus for every scrape target.

@@ -1,5 +1,5 @@
 import { Gauge, type Registry } from 'prom-client';
-import type { DeploymentRecord } from '../store/records.ts';
+import type { DeploymentRecord } from '../verification/records.ts';
 
 type Deployed = Pick<DeploymentRecord, 'environment' | 'service' | 'version'>;
 
@@ -11,14 +11,14 @@ type Deployed = Pick<DeploymentRecord, 'environment' | 'service' | 'version'>;
  * keeps exactly one series, the old one gone once a newer deploy is stored.
  * `latest` returns undefined when the store cannot answer: the last series stay.
  */
-export function createDeploymentMetrics(registry: Registry, environments: readonly string[], latest: () => readonly Deployed[] | undefined): void {
+export function createDeploymentMetrics(registry: Registry, environments: readonly string[], latest: () => Promise<readonly Deployed[] | undefined>): void {
   new Gauge({
     name: 'smoke_deployment_info',
     help: 'Always 1: the service and version each environment runs, from the last deployment received.',
     labelNames: ['environment', 'service', 'version'] as const,
     registers: [registry],
-    collect() {
-      const deployments = latest();
+    async collect() {
+      const deployments = await latest();
       if (!deployments) return;
       this.reset();
       for (const { environment, service, version } of deployments) {

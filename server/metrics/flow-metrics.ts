@@ -31,15 +31,15 @@ export interface FlowMetrics {
 export function createFlowMetrics(
   registry: Registry,
   environments: readonly string[],
-  latest: () => readonly LatestFlowOutcome[] | undefined,
+  latest: () => Promise<readonly LatestFlowOutcome[] | undefined>,
 ): FlowMetrics {
   new Gauge({
     name: 'smoke_flow_success',
     help: 'Whether the last result of the critical flow in the environment passed (1, also when flaky) or failed (0).',
     labelNames: ['environment', 'flow'] as const,
     registers: [registry],
-    collect() {
-      const flows = latest();
+    async collect() {
+      const flows = await latest();
       if (!flows) return;
       this.reset();
       for (const { environment, flow, outcome } of flows) {

@@ -1,4 +1,4 @@
-import type { RunTrigger } from '../store/records.ts';
+import type { RunTrigger } from '../verification/records.ts';
 import type { AttemptKind, FlowOutcome, VerdictKind } from '../verdict/types.ts';
 
 /*

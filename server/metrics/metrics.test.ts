@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { openStore, type Store } from '../store/store.ts';
-import type { RunRecord } from '../store/records.ts';
+import type { RunRecord } from '../verification/records.ts';
 import type { FlowOutcome, FlowResult, Verdict } from '../verdict/types.ts';
 import type { RunObserver } from '../verification/observer.ts';
 import { createMetricsObserver } from './observer.ts';
@@ -22,9 +22,9 @@ type Labels = Record<string, string | number | undefined>;
 type Sample = { labels: Labels; value: number; metricName?: string };
 
 const emptyStore: Pick<Store, 'latestDeployments' | 'lastFinishedRuns' | 'latestFlowOutcomes'> = {
-  latestDeployments: () => [],
-  lastFinishedRuns: () => [],
-  latestFlowOutcomes: () => [],
+  latestDeployments: async () => [],
+  lastFinishedRuns: async () => [],
+  latestFlowOutcomes: async () => [],
 };
 
 function setup(store: Pick<Store, 'latestDeployments' | 'lastFinishedRuns' | 'latestFlowOutcomes'> = emptyStore, now = () => T0): { registry: Registry; observer: RunObserver } {
@@ -35,8 +35,8 @@ function setup(store: Pick<Store, 'latestDeployments' | 'lastFinishedRuns' | 'la
   return { registry, observer };
 }
 
-function tempStore(): Store {
-  return openStore(path.join(mkdtempSync(path.join(os.tmpdir(), 'smoke-metrics-')), 'smoke.db'));
+function tempStore(): Promise<Store> {
+  return openStore({ kind: 'sqlite', file: path.join(mkdtempSync(path.join(os.tmpdir(), 'smoke-metrics-')), 'smoke.db') });
 }
 
 async function samples(registry: Registry, name: string): Promise<Sample[]> {
@@ -99,16 +99,16 @@ describe('metrics observer', () => {
   });
 
   it('records each flow result: success as 1/0 (from the store), duration in seconds, a count per outcome', async () => {
-    const store = tempStore();
+    const store = await tempStore();
     const { registry, observer } = setup(store);
     // As the verifier does: the store first, then the observers.
-    const record = (outcome: FlowOutcome, durationMs: number) => {
-      const stored = store.createRun({ trigger: 'manual', target: 'canary', environments: ['canary'] });
+    const record = async (outcome: FlowOutcome, durationMs: number) => {
+      const stored = (await store.createRun({ trigger: 'manual', target: 'canary', environments: ['canary'] }))!;
       const r = run({ id: stored.id });
-      store.recordFlowResult(stored.id, result('canary', outcome, durationMs));
-      observer.flowResult!(r, result('canary', outcome, durationMs));
+      await store.recordFlowResult(stored.id, result('canary', outcome, durationMs));
+      await observer.flowResult!(r, result('canary', outcome, durationMs));
     };
-    record('passed', 2_500);
+    await record('passed', 2_500);
     assert.equal(await value(registry, 'smoke_flow_success', { environment: 'canary', flow: CHECKOUT }), 1);
     assert.equal(await value(registry, 'smoke_flow_duration_seconds', { environment: 'canary', flow: CHECKOUT }, 'smoke_flow_duration_seconds_sum'), 2.5);
     assert.equal(await value(registry, 'smoke_flow_duration_seconds', { environment: 'canary', flow: CHECKOUT, le: 5 }, 'smoke_flow_duration_seconds_bucket'), 1);
@@ -128,7 +128,7 @@ describe('metrics observer', () => {
       ['passed', 1],
     ];
     for (const [outcome, expected] of table) {
-      record(outcome, 4_000);
+      await record(outcome, 4_000);
       assert.equal(await value(registry, 'smoke_flow_success', { environment: 'canary', flow: CHECKOUT }), expected, `after ${outcome}`);
     }
     const count = (outcome: string) => value(registry, 'smoke_flow_results_total', { environment: 'canary', flow: CHECKOUT, outcome });
@@ -140,31 +140,31 @@ describe('metrics observer', () => {
     assert.equal(await value(registry, 'smoke_flow_duration_seconds', { environment: 'canary', flow: CHECKOUT }, 'smoke_flow_duration_seconds_count'), 4);
     // The baseline's results are its own series.
     assert.equal(await value(registry, 'smoke_flow_success', { environment: 'production', flow: CHECKOUT }), undefined);
-    store.close();
+    await store.close();
   });
 
   it('counts runs in progress and, for judged runs, duration, verdict and last run/success times (from the store)', async () => {
-    const store = tempStore();
+    const store = await tempStore();
     const { registry, observer } = setup(store);
-    const first = run({ id: store.createRun({ trigger: 'deploy', target: 'canary', environments: ['canary', 'production'] }).id });
-    const second = run({ id: store.createRun({ trigger: 'schedule', target: 'production', environments: ['production'] }).id, trigger: 'schedule', target: 'production', environments: ['production'], deploymentId: undefined });
-    const finishedAt = (id: string) => Date.parse(store.getRun(id)!.finishedAt!) / 1000;
+    const first = run({ id: (await store.createRun({ trigger: 'deploy', target: 'canary', environments: ['canary', 'production'] }))!.id });
+    const second = run({ id: (await store.createRun({ trigger: 'schedule', target: 'production', environments: ['production'] }))!.id, trigger: 'schedule', target: 'production', environments: ['production'], deploymentId: undefined });
+    const finishedAt = async (id: string) => Date.parse((await store.getRun(id))!.finishedAt!) / 1000;
     observer.runStarted!(first);
     observer.runStarted!(second);
     assert.equal(await value(registry, 'smoke_runs_in_progress', {}), 2);
 
-    store.finishRun(first.id, { status: 'done', verdict: PASS });
+    await store.finishRun(first.id, { status: 'done', verdict: PASS });
     observer.runFinished!(first, { status: 'done', verdict: PASS, durationMs: 42_000 });
     assert.equal(await value(registry, 'smoke_runs_in_progress', {}), 1);
     assert.equal(await value(registry, 'smoke_verdicts_total', { environment: 'canary', verdict: 'pass' }), 1);
     assert.equal(await value(registry, 'smoke_run_duration_seconds', { environment: 'canary', trigger: 'deploy' }, 'smoke_run_duration_seconds_sum'), 42);
-    assert.equal(await value(registry, 'smoke_last_run_timestamp_seconds', { environment: 'canary', trigger: 'deploy' }), finishedAt(first.id));
-    assert.equal(await value(registry, 'smoke_last_success_timestamp_seconds', { environment: 'canary' }), finishedAt(first.id));
+    assert.equal(await value(registry, 'smoke_last_run_timestamp_seconds', { environment: 'canary', trigger: 'deploy' }), await finishedAt(first.id));
+    assert.equal(await value(registry, 'smoke_last_success_timestamp_seconds', { environment: 'canary' }), await finishedAt(first.id));
 
-    store.finishRun(second.id, { status: 'done', verdict: FAIL });
+    await store.finishRun(second.id, { status: 'done', verdict: FAIL });
     observer.runFinished!(second, { status: 'done', verdict: FAIL, durationMs: 10_000 });
     assert.equal(await value(registry, 'smoke_verdicts_total', { environment: 'production', verdict: 'fail' }), 1);
-    assert.equal(await value(registry, 'smoke_last_run_timestamp_seconds', { environment: 'production', trigger: 'schedule' }), finishedAt(second.id));
+    assert.equal(await value(registry, 'smoke_last_run_timestamp_seconds', { environment: 'production', trigger: 'schedule' }), await finishedAt(second.id));
     // A failed run is a run, not a success.
     assert.equal(await value(registry, 'smoke_last_success_timestamp_seconds', { environment: 'production' }), 0);
     assert.equal(await value(registry, 'smoke_runs_in_progress', {}), 0);
@@ -189,18 +189,18 @@ describe('metrics observer', () => {
     observer.runFinished!(failedFast, { status: 'done', verdict: FAIL, durationMs: 3_000, verdictGiven: true });
     assert.equal(await value(registry, 'smoke_verdicts_total', { environment: 'canary', verdict: 'fail' }), 1);
     assert.equal(await value(registry, 'smoke_run_duration_seconds', { environment: 'canary', trigger: 'deploy' }, 'smoke_run_duration_seconds_count'), 2);
-    store.close();
+    await store.close();
   });
 
   it('keeps one deployment_info series per environment, dropping the old version on a new deploy', async () => {
-    const store = tempStore();
+    const store = await tempStore();
     const { registry, observer } = setup(store);
-    const deploy = (environment: string, version: string) =>
-      observer.deploymentReceived!(store.createDeployment({ service: 'shop', environment, version }).deployment);
-    deploy('canary', '1.1.0');
-    deploy('production', '1.0.0');
+    const deploy = async (environment: string, version: string) =>
+      observer.deploymentReceived!((await store.createDeployment({ service: 'shop', environment, version })).deployment);
+    await deploy('canary', '1.1.0');
+    await deploy('production', '1.0.0');
     assert.equal((await samples(registry, 'smoke_deployment_info')).length, 2);
-    deploy('canary', '1.2.0');
+    await deploy('canary', '1.2.0');
     const info = await samples(registry, 'smoke_deployment_info');
     assert.deepEqual(
       info.map((s) => [s.labels.environment, s.labels.version, s.value]).sort(),
@@ -209,21 +209,21 @@ describe('metrics observer', () => {
         ['production', '1.0.0', 1],
       ],
     );
-    store.close();
+    await store.close();
   });
 
   it('restores versions, last run and success times and last flow results from the store after a restart', async () => {
-    const store = openStore(path.join(mkdtempSync(path.join(os.tmpdir(), 'smoke-metrics-')), 'smoke.db'));
-    const { deployment, run: deployRun } = store.createDeployment({ service: 'shop', environment: 'canary', baseline: 'production', version: '1.2.0' });
-    store.recordFlowResult(deployRun!.id, result('canary', 'failed'));
-    store.recordFlowResult(deployRun!.id, result('production', 'passed'));
-    store.recordFlowResult(deployRun!.id, result('production', 'skipped', 0, 'about.spec.ts › only skipped'));
-    store.finishRun(deployRun!.id, { status: 'done', verdict: FAIL });
-    store.finishDeployment(deployment.id, FAIL);
-    const scheduled = store.createRun({ trigger: 'schedule', target: 'production', environments: ['production'] });
-    store.finishRun(scheduled.id, { status: 'done', verdict: PASS });
+    const store = await tempStore();
+    const { deployment, run: deployRun } = await store.createDeployment({ service: 'shop', environment: 'canary', baseline: 'production', version: '1.2.0' });
+    await store.recordFlowResult(deployRun!.id, result('canary', 'failed'));
+    await store.recordFlowResult(deployRun!.id, result('production', 'passed'));
+    await store.recordFlowResult(deployRun!.id, result('production', 'skipped', 0, 'about.spec.ts › only skipped'));
+    await store.finishRun(deployRun!.id, { status: 'done', verdict: FAIL });
+    await store.finishDeployment(deployment.id, FAIL);
+    const scheduled = (await store.createRun({ trigger: 'schedule', target: 'production', environments: ['production'] }))!;
+    await store.finishRun(scheduled.id, { status: 'done', verdict: PASS });
     // From an environment since removed from the config: left out.
-    store.createDeployment({ service: 'shop', environment: 'staging', version: '0.9.0' });
+    await store.createDeployment({ service: 'shop', environment: 'staging', version: '0.9.0' });
 
     const { registry } = setup(store);
     assert.deepEqual(
@@ -236,12 +236,12 @@ describe('metrics observer', () => {
     assert.equal(await value(registry, 'smoke_flow_success', { environment: 'production', flow: 'about.spec.ts › only skipped' }), undefined);
     assert.equal(await value(registry, 'smoke_flow_results_total', { environment: 'production', flow: 'about.spec.ts › only skipped', outcome: 'skipped' }), 0);
 
-    const finishedAt = (id: string) => Date.parse(store.getRun(id)!.finishedAt!) / 1000;
-    assert.equal(await value(registry, 'smoke_last_run_timestamp_seconds', { environment: 'canary', trigger: 'deploy' }), finishedAt(deployRun!.id));
-    assert.equal(await value(registry, 'smoke_last_run_timestamp_seconds', { environment: 'production', trigger: 'schedule' }), finishedAt(scheduled.id));
-    assert.equal(await value(registry, 'smoke_last_success_timestamp_seconds', { environment: 'production' }), finishedAt(scheduled.id));
+    const finishedAt = async (id: string) => Date.parse((await store.getRun(id))!.finishedAt!) / 1000;
+    assert.equal(await value(registry, 'smoke_last_run_timestamp_seconds', { environment: 'canary', trigger: 'deploy' }), await finishedAt(deployRun!.id));
+    assert.equal(await value(registry, 'smoke_last_run_timestamp_seconds', { environment: 'production', trigger: 'schedule' }), await finishedAt(scheduled.id));
+    assert.equal(await value(registry, 'smoke_last_success_timestamp_seconds', { environment: 'production' }), await finishedAt(scheduled.id));
     assert.equal(await value(registry, 'smoke_last_success_timestamp_seconds', { environment: 'canary' }), 0);
-    store.close();
+    await store.close();
   });
 
   it('labels every smoke_* family only with bounded labels, never a run id, error text or timestamp', async () => {

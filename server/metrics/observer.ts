@@ -18,6 +18,8 @@ export interface MetricsObserverDeps {
   readonly now?: () => number;
   /** How long one store read serves scrapes; 3 s unless a test says otherwise. */
   readonly cacheTtlMs?: number;
+  /** How long a scrape waits for the store before it serves the last values; 2 s unless a test says otherwise. */
+  readonly waitMs?: number;
   readonly logger?: StoreReadOptions['log'];
 }
 
@@ -33,16 +35,27 @@ export interface MetricsObserverDeps {
 export function createMetricsObserver(deps: MetricsObserverDeps): RunObserver {
   const { registry, environments, store } = deps;
   const shared = cachedStoreRead(
-    () => ({ deployments: store.latestDeployments(), finished: store.lastFinishedRuns(), flows: store.latestFlowOutcomes() }),
-    { what: 'shared-state gauges', ...(deps.now && { now: deps.now }), ...(deps.cacheTtlMs !== undefined && { ttlMs: deps.cacheTtlMs }), ...(deps.logger && { log: deps.logger }) },
+    async () => {
+      const [deployments, finished, flows] = await Promise.all([store.latestDeployments(), store.lastFinishedRuns(), store.latestFlowOutcomes()]);
+      return { deployments, finished, flows };
+    },
+    {
+      what: 'shared-state gauges',
+      ...(deps.now && { now: deps.now }),
+      ...(deps.cacheTtlMs !== undefined && { ttlMs: deps.cacheTtlMs }),
+      ...(deps.waitMs !== undefined && { waitMs: deps.waitMs }),
+      ...(deps.logger && { log: deps.logger }),
+    },
   );
 
-  createDeploymentMetrics(registry, environments, () => shared.get()?.deployments);
-  const runs = createRunMetrics(registry, environments, () => shared.get()?.finished);
-  const flows = createFlowMetrics(registry, environments, () => shared.get()?.flows);
+  createDeploymentMetrics(registry, environments, async () => (await shared.get())?.deployments);
+  const runs = createRunMetrics(registry, environments, async () => (await shared.get())?.finished);
+  const flows = createFlowMetrics(registry, environments, async () => (await shared.get())?.flows);
 
-  // The flows the store knows get their counters now, not only at the first scrape.
-  for (const { environment, flow } of shared.get()?.flows ?? []) if (environments.includes(environment)) flows.known(environment, flow);
+  // The flows the store knows get their counters soon after start-up, not only at the first scrape (`get` never rejects).
+  void shared.get().then((read) => {
+    for (const { environment, flow } of read?.flows ?? []) if (environments.includes(environment)) flows.known(environment, flow);
+  });
 
   // This replica just wrote what changed: its next scrape reads the store rather than serve the cached read.
   return {

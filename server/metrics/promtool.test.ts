@@ -67,9 +67,9 @@ describe('promtool', () => {
       environments: ['production', 'canary'],
       // What the store holds after the events below: the shared-state gauges are read from it.
       store: {
-        latestDeployments: () => [{ id: 'dep_1', service: 'shop', environment: 'canary', version: '1.2.0', status: 'done', createdAt: '2027-01-15T08:00:00.000Z' }],
-        lastFinishedRuns: () => [{ target: 'canary', trigger: 'deploy', finishedAt: '2027-01-15T08:00:20.000Z', passedAt: '2027-01-15T08:00:20.000Z' }],
-        latestFlowOutcomes: () => [{ environment: 'canary', flow: 'api.spec.ts › "quoted" \\ flow', outcome: 'flaky' }],
+        latestDeployments: async () => [{ id: 'dep_1', service: 'shop', environment: 'canary', version: '1.2.0', status: 'done', createdAt: '2027-01-15T08:00:00.000Z' }],
+        lastFinishedRuns: async () => [{ target: 'canary', trigger: 'deploy', finishedAt: '2027-01-15T08:00:20.000Z', passedAt: '2027-01-15T08:00:20.000Z' }],
+        latestFlowOutcomes: async () => [{ environment: 'canary', flow: 'api.spec.ts › "quoted" \\ flow', outcome: 'flaky' }],
       },
     });
     createSignalMetrics(registry).signalOutcome('dead');

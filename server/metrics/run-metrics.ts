@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { RunRecord } from '../store/records.ts';
+import type { RunRecord } from '../verification/records.ts';
 import type { FinishedRunTimes } from '../store/store.ts';
 import type { RunEnded } from '../verification/observer.ts';
 import type { Verdict } from '../verdict/types.ts';
@@ -26,7 +26,7 @@ export interface RunMetrics {
 export function createRunMetrics(
   registry: Registry,
   environments: readonly string[],
-  finishedRuns: () => readonly FinishedRunTimes[] | undefined,
+  finishedRuns: () => Promise<readonly FinishedRunTimes[] | undefined>,
 ): RunMetrics {
   const duration = new Histogram({
     name: 'smoke_run_duration_seconds',
@@ -46,8 +46,8 @@ export function createRunMetrics(
     help: 'Unix time the last judged run of the target environment finished, by trigger; 0 when there was none.',
     labelNames: ['environment', 'trigger'] as const,
     registers: [registry],
-    collect() {
-      const times = finishedRuns();
+    async collect() {
+      const times = await finishedRuns();
       if (!times) return;
       for (const environment of environments) for (const trigger of TRIGGERS) this.set({ environment, trigger }, 0);
       for (const { target, trigger, finishedAt } of times) {
@@ -61,8 +61,8 @@ export function createRunMetrics(
     help: 'Unix time the last run of the target environment with a pass verdict finished; 0 when there was none.',
     labelNames: ['environment'] as const,
     registers: [registry],
-    collect() {
-      const times = finishedRuns();
+    async collect() {
+      const times = await finishedRuns();
       if (!times) return;
       const passed = new Map<string, number>(environments.map((environment) => [environment, 0]));
       for (const { target, passedAt } of times) {

@@ -28,7 +28,7 @@ type Shared = Pick<Store, 'latestDeployments' | 'lastFinishedRuns' | 'latestFlow
 /** A store that counts its reads and can be made to fail like a faulty disk. */
 function counting(store: Shared) {
   const state = { reads: 0, failing: false };
-  const guard = <T>(read: () => T) => () => {
+  const guard = <T>(read: () => Promise<T>) => async () => {
     state.reads += 1;
     if (state.failing) throw new StoreUnavailable('read the store', { cause: Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' }) });
     return read();
@@ -44,26 +44,26 @@ function counting(store: Shared) {
 describe('shared-state gauges', () => {
   it('are the same on two replicas of one store, though only one of them did the work', async () => {
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'smoke-shared-')), 'smoke.db');
-    const storeA = openStore(file);
-    const storeB = openStore(file);
+    const storeA = await openStore({ kind: 'sqlite', file });
+    const storeB = await openStore({ kind: 'sqlite', file });
     let now = 0;
     const a = new Registry();
     const b = new Registry();
     const observerA = createMetricsObserver({ registry: a, environments: ENVIRONMENTS, store: storeA, now: () => now });
     createMetricsObserver({ registry: b, environments: ENVIRONMENTS, store: storeB, now: () => now });
-    createSignalMetrics(a, { pendingCount: () => 2, now: () => now });
-    createSignalMetrics(b, { pendingCount: () => 2, now: () => now });
+    createSignalMetrics(a, { pendingCount: async () => 2, now: () => now });
+    createSignalMetrics(b, { pendingCount: async () => 2, now: () => now });
     const before = await sharedLines(b);
 
     // Replica A takes a deploy and runs it; B hears nothing.
-    const { deployment, run } = storeA.createDeployment({ service: 'shop', environment: 'canary', baseline: 'production', version: '1.2.0' });
+    const { deployment, run } = await storeA.createDeployment({ service: 'shop', environment: 'canary', baseline: 'production', version: '1.2.0' });
     observerA.deploymentReceived!(deployment);
     observerA.runStarted!(run!);
     for (const r of [result('canary', 'failed'), result('production', 'passed')]) {
-      storeA.recordFlowResult(run!.id, r);
+      await storeA.recordFlowResult(run!.id, r);
       observerA.flowResult!(run!, r);
     }
-    storeA.finishRun(run!.id, { status: 'done', verdict: FAIL });
+    await storeA.finishRun(run!.id, { status: 'done', verdict: FAIL });
     observerA.runFinished!(run!, { status: 'done', verdict: FAIL, durationMs: 5_000 });
 
     const onA = await sharedLines(a);
@@ -76,17 +76,17 @@ describe('shared-state gauges', () => {
     assert.deepEqual(await sharedLines(b), onA);
     // And B gives A's new flow its own counters, at 0.
     assert.match(await b.metrics(), /^smoke_flow_results_total\{environment="canary",flow="checkout",outcome="failed"\} 0$/m);
-    storeA.close();
-    storeB.close();
+    await storeA.close();
+    await storeB.close();
   });
 
   it('reads the store once per TTL however often it is scraped', async () => {
-    const { state, store } = counting({ latestDeployments: () => [], lastFinishedRuns: () => [], latestFlowOutcomes: () => [] });
+    const { state, store } = counting({ latestDeployments: async () => [], lastFinishedRuns: async () => [], latestFlowOutcomes: async () => [] });
     let now = 0;
     const registry = new Registry();
     createMetricsObserver({ registry, environments: ENVIRONMENTS, store, now: () => now, cacheTtlMs: 3_000 });
     let pendingReads = 0;
-    createSignalMetrics(registry, { pendingCount: () => ++pendingReads, now: () => now, cacheTtlMs: 3_000 });
+    createSignalMetrics(registry, { pendingCount: async () => ++pendingReads, now: () => now, cacheTtlMs: 3_000 });
     await registry.metrics();
     const afterFirst = state.reads;
     assert.equal(afterFirst, 3, 'one read of each query');
@@ -104,10 +104,10 @@ describe('shared-state gauges', () => {
   });
 
   it('keeps the last values, and logs once, while the store cannot be read', async () => {
-    const real = openStore(path.join(mkdtempSync(path.join(os.tmpdir(), 'smoke-shared-')), 'smoke.db'));
-    const { run } = real.createDeployment({ service: 'shop', environment: 'canary', baseline: 'production', version: '1.2.0' });
-    real.recordFlowResult(run!.id, result('canary', 'passed'));
-    real.finishRun(run!.id, { status: 'done', verdict: { kind: 'pass', reasons: [], flaky: [] } });
+    const real = await openStore({ kind: 'sqlite', file: path.join(mkdtempSync(path.join(os.tmpdir(), 'smoke-shared-')), 'smoke.db') });
+    const { run } = await real.createDeployment({ service: 'shop', environment: 'canary', baseline: 'production', version: '1.2.0' });
+    await real.recordFlowResult(run!.id, result('canary', 'passed'));
+    await real.finishRun(run!.id, { status: 'done', verdict: { kind: 'pass', reasons: [], flaky: [] } });
     const { state, store } = counting(real);
     const warnings: object[] = [];
     const log = { warn: (obj: object) => warnings.push(obj), info: () => {} };
@@ -116,7 +116,7 @@ describe('shared-state gauges', () => {
     createMetricsObserver({ registry, environments: ENVIRONMENTS, store, now: () => now, logger: log });
     let pendingFails = false;
     createSignalMetrics(registry, {
-      pendingCount: () => {
+      pendingCount: async () => {
         if (pendingFails) throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
         return 1;
       },
@@ -134,6 +134,42 @@ describe('shared-state gauges', () => {
       assert.deepEqual(await sharedLines(registry), good, 'a failing read keeps the last values');
     }
     assert.equal(warnings.length, 2, 'one warning per failing read, not one per scrape');
-    real.close();
+    await real.close();
+  });
+
+  it('answers /metrics with the last values while the store hangs, and reads it once for every gauge and scrape', async () => {
+    let hang = false;
+    let reads = 0;
+    const waiting: (() => void)[] = [];
+    const slow = <T>(value: T) => async () => {
+      reads += 1;
+      if (hang) await new Promise<void>((resolve) => waiting.push(resolve));
+      return value;
+    };
+    const flows = [{ environment: 'canary', flow: 'checkout', outcome: 'passed' as const }];
+    const warnings: object[] = [];
+    let now = 0;
+    const registry = new Registry();
+    createMetricsObserver({
+      registry,
+      environments: ENVIRONMENTS,
+      store: { latestDeployments: slow([]), lastFinishedRuns: slow([]), latestFlowOutcomes: slow(flows) },
+      now: () => now,
+      waitMs: 20,
+      logger: { warn: (obj) => warnings.push(obj), info: () => {} },
+    });
+    const good = await sharedLines(registry);
+    assert.ok(good.includes('smoke_flow_success{environment="canary",flow="checkout"} 1'), good.join('\n'));
+    const before = reads;
+
+    hang = true;
+    now = 10_000;
+    // Two scrapes at once, each collecting every shared gauge in parallel: one read of the store between them.
+    const [first, second] = await Promise.all([sharedLines(registry), sharedLines(registry)]);
+    assert.deepEqual(first, good);
+    assert.deepEqual(second, good);
+    assert.equal(reads, before + 3, 'one read of each query for both scrapes');
+    assert.equal(warnings.length, 1);
+    for (const resume of waiting) resume();
   });
 });

@@ -5,7 +5,6 @@ import { cachedStoreRead, type StoreReadOptions } from './store-read.ts';
 /** What became of a rollback signal: its webhook answered 2xx, answered a permanent no, or ran out of retries. */
 export type SignalOutcome = 'delivered' | 'rejected' | 'dead';
 
-
 const SIGNAL_OUTCOMES = Object.keys({ delivered: 1, rejected: 1, dead: 1 } satisfies Record<SignalOutcome, 1>) as SignalOutcome[];
 
 /** The metrics of the rollback-signal webhooks, for the signals module to report through. */
@@ -18,7 +17,7 @@ export interface SignalMetrics {
 
 export interface OutboxPendingSource {
   /** Counts the outbox's pending signals in the shared store. */
-  readonly pendingCount: () => number;
+  readonly pendingCount: () => Promise<number>;
   /** Milliseconds, for the age of the cached count; injectable for tests. */
   readonly now?: () => number;
   readonly cacheTtlMs?: number;
@@ -30,8 +29,8 @@ export interface OutboxPendingSource {
  * (a dead signal, a growing outbox) have a baseline before the first signal.
  * With `outbox`, the pending gauge is counted in the store when scraped
  * (cached a few seconds), so every replica of one store exports the same
- * count, whichever wrote or delivered the signals; a count that fails keeps
- * the last value.
+ * count, whichever wrote or delivered the signals; a count that fails or
+ * hangs keeps the last value.
  */
 export function createSignalMetrics(registry: Registry, outbox?: OutboxPendingSource): SignalMetrics {
   const count = outbox
@@ -58,8 +57,8 @@ export function createSignalMetrics(registry: Registry, outbox?: OutboxPendingSo
     name: 'smoke_webhook_outbox_pending',
     help: 'Rollback signals in the outbox, not yet delivered or given up.',
     registers: [registry],
-    collect() {
-      const pendingNow = count?.get();
+    async collect() {
+      const pendingNow = await count?.get();
       if (pendingNow !== undefined) this.set(pendingNow);
     },
   });

@@ -1,9 +1,10 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 /**
- * What the data folder holds: the SQLite file with its write-ahead log; the
- * screenshots, traces and other files flows left; the runs' Playwright HTML
- * reports (with the blob reports they are merged from).
+ * What smoke keeps: the database (the SQLite file with its write-ahead log,
+ * or the PostgreSQL database); the screenshots, traces and other files flows
+ * left; the runs' Playwright HTML reports (with the blob reports they are
+ * merged from).
  */
 export type StorageKind = 'database' | 'artifacts' | 'reports';
 export const STORAGE_KINDS = Object.keys({ database: 1, artifacts: 1, reports: 1 } satisfies Record<StorageKind, 1>) as StorageKind[];
@@ -13,8 +14,8 @@ export type PrunedKind = 'runs' | 'deployments' | 'signals' | 'artifact_folders'
 export const PRUNED_KINDS = Object.keys({ runs: 1, deployments: 1, signals: 1, artifact_folders: 1 } satisfies Record<PrunedKind, 1>) as PrunedKind[];
 
 export interface StorageMetrics {
-  /** Bytes kept, as the last pass measured them. */
-  measured(bytes: Readonly<Record<StorageKind, number>>): void;
+  /** Bytes kept, as the last pass measured them; a kind left out (its measuring failed) keeps its last value. */
+  measured(bytes: Readonly<Partial<Record<StorageKind, number>>>): void;
   pruned(kind: PrunedKind, count: number): void;
   /** A pass ended without a failure, at `atMs` (epoch ms). */
   passSucceeded(atMs: number): void;
@@ -29,7 +30,7 @@ export interface StorageMetrics {
 export function createStorageMetrics(registry: Registry): StorageMetrics {
   const bytes = new Gauge({
     name: 'smoke_storage_bytes',
-    help: 'Bytes kept by kind: database (SQLite file and its write-ahead log), artifacts (screenshots, traces), reports (Playwright HTML reports); measured by each retention pass.',
+    help: 'Bytes kept by kind: database (the SQLite file with its write-ahead log, or the PostgreSQL database), artifacts (screenshots, traces), reports (Playwright HTML reports); measured by each retention pass.',
     labelNames: ['kind'] as const,
     registers: [registry],
   });
@@ -50,7 +51,10 @@ export function createStorageMetrics(registry: Registry): StorageMetrics {
 
   return {
     measured: (sizes) => {
-      for (const kind of STORAGE_KINDS) bytes.set({ kind }, sizes[kind]);
+      for (const kind of STORAGE_KINDS) {
+        const size = sizes[kind];
+        if (size !== undefined) bytes.set({ kind }, size);
+      }
     },
     pruned: (kind, count) => pruned.inc({ kind }, count),
     passSucceeded: (atMs) => lastPass.set(atMs / 1000),

@@ -1,5 +1,5 @@
 import type { SignalView } from '../signals/signals.ts';
-import type { DeploymentRecord, RunRecord, RunWithResults } from '../store/records.ts';
+import type { DeploymentRecord, RunRecord, RunWithResults } from '../verification/records.ts';
 import { flowsSection } from './flows-table.ts';
 import { between, deploymentTone, duration, isOpen, runTone, badge, time } from './format.ts';
 import { html, type SafeHtml } from './html.ts';

@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
 import { STATUS_CODES } from 'node:http';
 import { describeError, NotFoundError, RequestError } from '../errors.ts';
+import { STORE_RETRY_AFTER_SECONDS } from '../http/errors.ts';
 import { asStoreUnavailable } from '../store/faults.ts';
 import { html } from './html.ts';
 import { page } from './layout.ts';
@@ -28,7 +29,7 @@ export function pageErrors(paths: PagePaths): ErrorRequestHandler {
     const store = asStoreUnavailable(err);
     if (store) {
       req.log?.warn({ err: describeError(err) }, 'page refused: the store cannot answer');
-      res.set('Retry-After', '15');
+      res.set('Retry-After', String(STORE_RETRY_AFTER_SECONDS));
       return answer(503, 'Unavailable', `${store.message}. Try again shortly.`);
     }
     req.log?.error({ err: describeError(err) }, 'page failed');

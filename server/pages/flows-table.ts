@@ -1,4 +1,4 @@
-import type { RunWithResults } from '../store/records.ts';
+import type { RunWithResults } from '../verification/records.ts';
 import type { Artifact, FlowResult } from '../verdict/types.ts';
 import { badge, duration, isOpen, outcomeTone } from './format.ts';
 import { html, type SafeHtml } from './html.ts';

@@ -1,4 +1,4 @@
-import type { DeploymentRecord, RunRecord } from '../store/records.ts';
+import type { DeploymentRecord, RunRecord } from '../verification/records.ts';
 import type { FlowOutcome, Verdict } from '../verdict/types.ts';
 import { html, type SafeHtml } from './html.ts';
 

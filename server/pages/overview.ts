@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DeploymentRecord } from '../store/records.ts';
+import type { DeploymentRecord } from '../verification/records.ts';
 import { badge, between, deploymentTone, duration, time } from './format.ts';
 import { html } from './html.ts';
 import { page } from './layout.ts';

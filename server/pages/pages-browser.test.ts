@@ -32,15 +32,15 @@ describe('pages in a browser', () => {
   let close: () => Promise<unknown>;
 
   before(async () => {
-    store = openStore(path.join(mkdtempSync(path.join(os.tmpdir(), 'smoke-pages-browser-')), 'smoke.db'));
+    store = await openStore({ kind: 'sqlite', file: path.join(mkdtempSync(path.join(os.tmpdir(), 'smoke-pages-browser-')), 'smoke.db') });
     const app = express();
     app.use('/assets', assetRoutes());
     app.get('/runs/:id/artifacts/*artifact', (_req, res) => void res.type('png').send(PNG));
     app.use(
       pageRoutes({
         store,
-        scheduler: { list: () => [nightly] },
-        signals: { ofDeployment: () => [] },
+        scheduler: { list: async () => [nightly] },
+        signals: { ofDeployment: async () => [] },
         paths: pagePaths(''),
         environments: ['canary', 'production'],
       }),
@@ -54,15 +54,15 @@ describe('pages in a browser', () => {
   after(async () => {
     await browser?.close();
     await close?.();
-    store?.close();
+    await store?.close();
   });
 
-  const failing = (): { deploymentId: string; runId: string } => {
-    const { deployment, run } = store.createDeployment({ service: 'shop', environment: 'canary', baseline: 'production', version: '2.4.1' });
-    store.markRunRunning(run!.id);
+  const failing = async (): Promise<{ deploymentId: string; runId: string }> => {
+    const { deployment, run } = await store.createDeployment({ service: 'shop', environment: 'canary', baseline: 'production', version: '2.4.1' });
+    await store.markRunRunning(run!.id);
     const flow = 'shop.spec.ts › <script>alert(1)</script>';
-    store.recordFlowResult(run!.id, { environment: 'canary', flow: 'shop.spec.ts › login', file: 'shop.spec.ts', outcome: 'passed', durationMs: 800, retries: 0, artifacts: [] });
-    store.recordFlowResult(run!.id, {
+    await store.recordFlowResult(run!.id, { environment: 'canary', flow: 'shop.spec.ts › login', file: 'shop.spec.ts', outcome: 'passed', durationMs: 800, retries: 0, artifacts: [] });
+    await store.recordFlowResult(run!.id, {
       environment: 'canary',
       flow,
       file: 'shop.spec.ts',
@@ -76,14 +76,14 @@ describe('pages in a browser', () => {
         { name: 'trace', contentType: 'application/zip', path: 'target/f/trace.zip' },
       ],
     });
-    store.recordFlowResult(run!.id, { environment: 'production', flow, file: 'shop.spec.ts', outcome: 'passed', durationMs: 900, retries: 0, artifacts: [] });
+    await store.recordFlowResult(run!.id, { environment: 'production', flow, file: 'shop.spec.ts', outcome: 'passed', durationMs: 900, retries: 0, artifacts: [] });
     const verdict: Verdict = { kind: 'fail', reasons: [`${flow} failed on canary, passed on production`], failed: [{ flow, environment: 'canary' }] };
-    store.settle({ run: { id: run!.id, end: { status: 'done', verdict, outcome: { kind: 'completed' } } }, deployment: { id: deployment.id, verdict } });
+    await store.settle({ run: { id: run!.id, end: { status: 'done', verdict, outcome: { kind: 'completed' } } }, deployment: { id: deployment.id, verdict } });
     return { deploymentId: deployment.id, runId: run!.id };
   };
 
   it("shows a failing deploy's page with its screenshot loaded, no injected markup, and no serious accessibility violation", async () => {
-    const { deploymentId, runId } = failing();
+    const { deploymentId, runId } = await failing();
     const { page, dialogs, close } = await watchedPage(browser, base);
     try {
       await page.goto(`/deployments/${deploymentId}`);
@@ -105,8 +105,8 @@ describe('pages in a browser', () => {
   });
 
   it('follows a running deployment to its verdict without reloading', async () => {
-    const { deployment, run } = store.createDeployment({ service: 'shop', environment: 'canary', version: '2.5.0' });
-    store.markRunRunning(run!.id);
+    const { deployment, run } = await store.createDeployment({ service: 'shop', environment: 'canary', version: '2.5.0' });
+    await store.markRunRunning(run!.id);
     const { page, close } = await watchedPage(browser, base);
     try {
       await page.goto(`/deployments/${deployment.id}`);
@@ -114,10 +114,10 @@ describe('pages in a browser', () => {
       await assertAccessible(page, 'a running deployment');
       await page.evaluate(() => ((window as unknown as { stayed: boolean }).stayed = true));
 
-      store.recordFlowResult(run!.id, { environment: 'canary', flow: 'shop.spec.ts › cart', file: 'shop.spec.ts', outcome: 'failed', durationMs: 1_200, retries: 0, error: 'cart is empty', artifacts: [] });
+      await store.recordFlowResult(run!.id, { environment: 'canary', flow: 'shop.spec.ts › cart', file: 'shop.spec.ts', outcome: 'failed', durationMs: 1_200, retries: 0, error: 'cart is empty', artifacts: [] });
       await page.getByRole('rowheader', { name: /shop\.spec\.ts › cart/ }).waitFor();
       const verdict: Verdict = { kind: 'fail', reasons: ['cart failed on canary'], failed: [{ flow: 'shop.spec.ts › cart', environment: 'canary' }] };
-      store.settle({ run: { id: run!.id, end: { status: 'done', verdict, outcome: { kind: 'completed' } } }, deployment: { id: deployment.id, verdict } });
+      await store.settle({ run: { id: run!.id, end: { status: 'done', verdict, outcome: { kind: 'completed' } } }, deployment: { id: deployment.id, verdict } });
       await page.locator('.banner .verdict', { hasText: 'FAIL' }).waitFor();
       assert.equal(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed), true, 'the page was not reloaded');
       assert.equal(await page.locator('#live').getAttribute('data-status'), 'done');

@@ -16,13 +16,13 @@ import { pageDocs, pageRoutes } from './routes.ts';
 
 /** The pages over a temp SQLite store, on 127.0.0.1:0, under `prefix`. */
 async function serve(prefix: string, options: { schedules?: ScheduleStatus[]; signals?: SignalView[] } = {}) {
-  const store = openStore(path.join(mkdtempSync(path.join(os.tmpdir(), 'smoke-pages-')), 'smoke.db'));
+  const store = await openStore({ kind: 'sqlite', file: path.join(mkdtempSync(path.join(os.tmpdir(), 'smoke-pages-')), 'smoke.db') });
   const paths = pagePaths(prefix);
   const app = express();
   const router = pageRoutes({
     store,
-    scheduler: { list: () => options.schedules ?? [] },
-    signals: { ofDeployment: () => options.signals ?? [] },
+    scheduler: { list: async () => options.schedules ?? [] },
+    signals: { ofDeployment: async () => options.signals ?? [] },
     paths,
     environments: ['canary', 'production', 'staging'],
   });
@@ -55,11 +55,11 @@ const result = (over: Partial<FlowResult> & Pick<FlowResult, 'environment' | 'fl
 });
 
 /** A failed deploy: checkout broke on the canary, passed on production; login passed (so on-failure skipped it on the baseline). */
-function failedDeploy(store: Store, checkout = 'shop.spec.ts › checkout', error = 'expect(locator).toBeVisible() failed') {
-  const { deployment, run } = store.createDeployment({ service: 'shop', environment: 'canary', baseline: 'production', version: '2.4.1' });
-  store.markRunRunning(run!.id);
-  store.recordFlowResult(run!.id, result({ environment: 'canary', flow: 'shop.spec.ts › login', outcome: 'passed', durationMs: 850 }));
-  store.recordFlowResult(
+async function failedDeploy(store: Store, checkout = 'shop.spec.ts › checkout', error = 'expect(locator).toBeVisible() failed') {
+  const { deployment, run } = await store.createDeployment({ service: 'shop', environment: 'canary', baseline: 'production', version: '2.4.1' });
+  await store.markRunRunning(run!.id);
+  await store.recordFlowResult(run!.id, result({ environment: 'canary', flow: 'shop.spec.ts › login', outcome: 'passed', durationMs: 850 }));
+  await store.recordFlowResult(
     run!.id,
     result({
       environment: 'canary',
@@ -73,9 +73,9 @@ function failedDeploy(store: Store, checkout = 'shop.spec.ts › checkout', erro
       ],
     }),
   );
-  store.recordFlowResult(run!.id, result({ environment: 'production', flow: checkout, outcome: 'passed', durationMs: 72_400 }));
+  await store.recordFlowResult(run!.id, result({ environment: 'production', flow: checkout, outcome: 'passed', durationMs: 72_400 }));
   const verdict = failVerdict(checkout);
-  store.settle({ run: { id: run!.id, end: { status: 'done', verdict, outcome: { kind: 'completed' } } }, deployment: { id: deployment.id, verdict } });
+  await store.settle({ run: { id: run!.id, end: { status: 'done', verdict, outcome: { kind: 'completed' } } }, deployment: { id: deployment.id, verdict } });
   return { deployment, run: run! };
 }
 
@@ -90,7 +90,7 @@ describe('pages', () => {
   after(() => pages.close());
 
   it("shows a failing deploy's verdict, the failing flow beside its baseline, the screenshot, the trace and the report", async () => {
-    const { deployment, run } = failedDeploy(pages.store);
+    const { deployment, run } = await failedDeploy(pages.store);
     const res = await pages.get(`/deployments/${deployment.id}`);
     assert.equal(res.status, 200);
     assert.match(res.type, /^text\/html/);
@@ -116,7 +116,7 @@ describe('pages', () => {
   });
 
   it('renders a flow name and an error that hold markup as text', async () => {
-    const { deployment, run } = failedDeploy(pages.store, '<script>alert(1)</script>', 'Error: <img src=x onerror=alert(1)>');
+    const { deployment, run } = await failedDeploy(pages.store, '<script>alert(1)</script>', 'Error: <img src=x onerror=alert(1)>');
     for (const url of [`/deployments/${deployment.id}`, `/deployments/${deployment.id}/live`, `/runs/${run.id}`]) {
       const { text } = await pages.get(url);
       assert.doesNotMatch(text, /<script>alert/, url);
@@ -127,15 +127,15 @@ describe('pages', () => {
   });
 
   it('follows a running deployment with a live fragment that says when it is done', async () => {
-    const { deployment, run } = pages.store.createDeployment({ service: 'shop', environment: 'canary', baseline: 'production', version: '2.5.0' });
-    pages.store.markRunRunning(run!.id);
+    const { deployment, run } = await pages.store.createDeployment({ service: 'shop', environment: 'canary', baseline: 'production', version: '2.5.0' });
+    await pages.store.markRunRunning(run!.id);
     const page = (await pages.get(`/deployments/${deployment.id}`)).text;
     assert.match(page, /RUNNING/);
     assert.ok(page.includes(`data-live="/deployments/${deployment.id}/live"`));
     assert.ok(page.includes('<script src="/assets/live.js" defer></script>'));
     assert.match(page, /<div id="live" aria-live="polite" data-status="running">/);
 
-    pages.store.recordFlowResult(run!.id, result({ environment: 'canary', flow: 'shop.spec.ts › login', outcome: 'passed' }));
+    await pages.store.recordFlowResult(run!.id, result({ environment: 'canary', flow: 'shop.spec.ts › login', outcome: 'passed' }));
     let fragment = (await pages.get(`/deployments/${deployment.id}/live`)).text;
     assert.match(fragment, /^<div id="live" aria-live="polite" data-status="running">/);
     assert.doesNotMatch(fragment, /<html/);
@@ -144,17 +144,17 @@ describe('pages', () => {
     assert.doesNotMatch(fragment, /Playwright HTML report/, 'no report while the run goes');
 
     const verdict: Verdict = { kind: 'pass', reasons: ['every flow passed on canary'], flaky: [] };
-    pages.store.settle({ run: { id: run!.id, end: { status: 'done', verdict, outcome: { kind: 'completed' } } }, deployment: { id: deployment.id, verdict } });
+    await pages.store.settle({ run: { id: run!.id, end: { status: 'done', verdict, outcome: { kind: 'completed' } } }, deployment: { id: deployment.id, verdict } });
     fragment = (await pages.get(`/deployments/${deployment.id}/live`)).text;
     assert.match(fragment, /data-status="done"/);
     assert.match(fragment, /✓<\/span> PASS/);
   });
 
   it("says plainly when the service's own runner broke, apart from the deploy", async () => {
-    const { deployment, run } = pages.store.createDeployment({ service: 'shop', environment: 'staging', version: '3.0.0' });
-    pages.store.recordFlowResult(run!.id, result({ environment: 'staging', flow: 'shop.spec.ts › cart', outcome: 'error', fault: 'the browser crashed' }));
+    const { deployment, run } = await pages.store.createDeployment({ service: 'shop', environment: 'staging', version: '3.0.0' });
+    await pages.store.recordFlowResult(run!.id, result({ environment: 'staging', flow: 'shop.spec.ts › cart', outcome: 'error', fault: 'the browser crashed' }));
     const verdict: Verdict = { kind: 'inconclusive', reasons: ['the browser crashed under 1 flow'], cause: 'service' };
-    pages.store.settle({ run: { id: run!.id, end: { status: 'done', verdict, outcome: { kind: 'fault', reason: 'worker exited' } } }, deployment: { id: deployment.id, verdict } });
+    await pages.store.settle({ run: { id: run!.id, end: { status: 'done', verdict, outcome: { kind: 'fault', reason: 'worker exited' } } }, deployment: { id: deployment.id, verdict } });
     const page = (await pages.get(`/deployments/${deployment.id}`)).text;
     assert.match(page, /INCONCLUSIVE/);
     assert.match(page, /smoke&#39;s own problem \(its browser or runner broke\), not the deploy&#39;s/);
@@ -181,9 +181,9 @@ describe('pages', () => {
       ],
     });
     try {
-      const { deployment, run } = withSignals.store.createDeployment({ service: 'shop', environment: 'canary', version: '1' });
-      withSignals.store.finishRun(run!.id, { status: 'interrupted', note: 'the service stopped; resumed by a new run' });
-      const second = withSignals.store.createRun({ deploymentId: deployment.id, trigger: 'deploy', target: 'canary', environments: ['canary'] });
+      const { deployment, run } = await withSignals.store.createDeployment({ service: 'shop', environment: 'canary', version: '1' });
+      await withSignals.store.finishRun(run!.id, { status: 'interrupted', note: 'the service stopped; resumed by a new run' });
+      const second = (await withSignals.store.createRun({ deploymentId: deployment.id, trigger: 'deploy', target: 'canary', environments: ['canary'] }))!;
       const page = (await withSignals.get(`/deployments/${deployment.id}`)).text;
       assert.ok(page.includes(`href="/runs/${run!.id}"`) && page.includes(`href="/runs/${second.id}"`));
       assert.match(page, /INTERRUPTED/);
@@ -207,9 +207,9 @@ describe('pages', () => {
   });
 
   it('shows a run of any trigger with its schedule and flows', async () => {
-    const run = pages.store.createRun({ trigger: 'schedule', target: 'production', environments: ['production'], schedule: 'nightly' });
-    pages.store.recordFlowResult(run.id, result({ environment: 'production', flow: 'shop.spec.ts › search', outcome: 'flaky', retries: 1 }));
-    pages.store.finishRun(run.id, { status: 'done', verdict: { kind: 'pass', reasons: ['every flow passed'], flaky: ['shop.spec.ts › search'] }, outcome: { kind: 'completed' } });
+    const run = (await pages.store.createRun({ trigger: 'schedule', target: 'production', environments: ['production'], schedule: 'nightly' }))!;
+    await pages.store.recordFlowResult(run.id, result({ environment: 'production', flow: 'shop.spec.ts › search', outcome: 'flaky', retries: 1 }));
+    await pages.store.finishRun(run.id, { status: 'done', verdict: { kind: 'pass', reasons: ['every flow passed'], flaky: ['shop.spec.ts › search'] }, outcome: { kind: 'completed' } });
     const page = (await pages.get(`/runs/${run.id}`)).text;
     assert.match(page, /Started by its schedule · schedule <a href="\/schedules#schedule-nightly">nightly<\/a>/);
     assert.match(page, /✓<\/span> PASS/);
@@ -230,8 +230,8 @@ describe('pages', () => {
   it('documents every page route it serves', () => {
     const router = pageRoutes({
       store: pages.store,
-      scheduler: { list: () => [] },
-      signals: { ofDeployment: () => [] },
+      scheduler: { list: async () => [] },
+      signals: { ofDeployment: async () => [] },
       paths: pagePaths(''),
       environments: [],
     }) as unknown as { stack: { route?: { path: string; methods: Record<string, boolean> } }[] };
@@ -244,11 +244,11 @@ describe('overview', () => {
   it('lists recent deployments newest first, filtered by environment and verdict', async () => {
     const pages = await serve('');
     try {
-      failedDeploy(pages.store);
-      const { deployment: passed, run } = pages.store.createDeployment({ service: 'cart', environment: 'staging', version: '9.9.9' });
+      await failedDeploy(pages.store);
+      const { deployment: passed, run } = await pages.store.createDeployment({ service: 'cart', environment: 'staging', version: '9.9.9' });
       const verdict: Verdict = { kind: 'pass', reasons: [], flaky: [] };
-      pages.store.settle({ run: { id: run!.id, end: { status: 'done', verdict } }, deployment: { id: passed.id, verdict } });
-      pages.store.createDeployment({ service: 'queue', environment: 'canary', version: '0.1.0' });
+      await pages.store.settle({ run: { id: run!.id, end: { status: 'done', verdict } }, deployment: { id: passed.id, verdict } });
+      await pages.store.createDeployment({ service: 'queue', environment: 'canary', version: '0.1.0' });
 
       const all = (await pages.get('/')).text;
       assert.match(all, /<h1>Deployments<\/h1>/);
@@ -284,12 +284,12 @@ describe('schedules page', () => {
     try {
       const ids: string[] = [];
       for (const kind of ['pass', 'fail'] as const) {
-        const run = pages.store.createRun({ trigger: 'schedule', target: 'production', environments: ['production'], schedule: 'nightly' });
+        const run = (await pages.store.createRun({ trigger: 'schedule', target: 'production', environments: ['production'], schedule: 'nightly' }))!;
         const verdict: Verdict = kind === 'pass' ? { kind, reasons: [], flaky: [] } : failVerdict('f');
-        pages.store.finishRun(run.id, { status: 'done', verdict });
+        await pages.store.finishRun(run.id, { status: 'done', verdict });
         ids.push(run.id);
       }
-      pages.store.createRun({ trigger: 'schedule', target: 'production', environments: ['production'], schedule: 'hourly' });
+      await pages.store.createRun({ trigger: 'schedule', target: 'production', environments: ['production'], schedule: 'hourly' });
       const page = (await pages.get('/schedules')).text;
       assert.match(page, /<h2 id="schedule-nightly-name">nightly <span class="badge fail">/);
       assert.match(page, /<code>0 3 \* \* \*<\/code> \(UTC\)/);
@@ -318,8 +318,8 @@ describe('schedules page', () => {
         ['canary', ['canary', 'production'], 'fail'],
         ['production', ['production'], 'pass'],
       ] as const) {
-        const run = pages.store.createRun({ trigger: 'schedule', target, environments: [...environments], schedule: 'watch' });
-        pages.store.finishRun(run.id, { status: 'done', verdict: kind === 'pass' ? { kind, reasons: [], flaky: [] } : failVerdict('f') });
+        const run = (await pages.store.createRun({ trigger: 'schedule', target, environments: [...environments], schedule: 'watch' }))!;
+        await pages.store.finishRun(run.id, { status: 'done', verdict: kind === 'pass' ? { kind, reasons: [], flaky: [] } : failVerdict('f') });
       }
       const page = (await pages.get('/schedules')).text;
       const strip = (environment: string) => {
@@ -350,9 +350,9 @@ describe('pages behind a path prefix', () => {
       schedules: [scheduleStatus({ name: 'nightly', cron: '0 3 * * *', environments: ['production'] })],
     });
     try {
-      const { deployment, run } = failedDeploy(pages.store);
-      const scheduled = pages.store.createRun({ trigger: 'schedule', target: 'production', environments: ['production'], schedule: 'nightly' });
-      const running = pages.store.createDeployment({ service: 'shop', environment: 'canary', version: '3' });
+      const { deployment, run } = await failedDeploy(pages.store);
+      const scheduled = (await pages.store.createRun({ trigger: 'schedule', target: 'production', environments: ['production'], schedule: 'nightly' }))!;
+      const running = await pages.store.createDeployment({ service: 'shop', environment: 'canary', version: '3' });
       for (const url of ['/', `/deployments/${deployment.id}`, `/deployments/${running.deployment.id}`, `/runs/${run.id}`, `/runs/${scheduled.id}`, '/schedules', '/deployments/dep_x']) {
         for (const at of [url, `/smoke${url}`]) {
           const { status, text } = await pages.get(at);

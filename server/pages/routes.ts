@@ -15,7 +15,7 @@ import { runLive, runPage } from './run-page.ts';
 import { schedulesPage, STRIP_RUNS } from './schedules-page.ts';
 
 export interface PageDeps {
-  readonly store: Store;
+  readonly store: Pick<Store, 'listDeployments' | 'getDeployment' | 'runsOfDeployment' | 'getRun' | 'listRuns'>;
   readonly scheduler: Pick<Scheduler, 'list'>;
   readonly signals: Pick<Signals, 'ofDeployment'>;
   readonly paths: PagePaths;
@@ -39,7 +39,7 @@ export function pageRoutes(deps: PageDeps): Router {
   // Auth already ran: a session cookie here is one that let the visitor in, so offer to sign out.
   const signedIn = (req: Request) => (req.get('cookie') ?? '').split(';').some((c) => c.trim().startsWith(`${SESSION_COOKIE}=`));
 
-  router.get('/', (req, res) => {
+  router.get('/', async (req, res) => {
     const query = validateQuery(overviewQuery, req.query);
     const environment = query.environment || undefined;
     if (environment !== undefined && !deps.environments.includes(environment)) {
@@ -47,30 +47,37 @@ export function pageRoutes(deps: PageDeps): Router {
     }
     const verdict = query.verdict || undefined;
     const filter = { ...(environment !== undefined && { environment }), ...(verdict !== undefined && { verdict }) };
-    const deployments = store.listDeployments({ ...filter, limit: OVERVIEW_LIMIT });
+    const deployments = await store.listDeployments({ ...filter, limit: OVERVIEW_LIMIT });
     send(res, overviewPage(deployments, filter, deps.environments, paths, signedIn(req)));
   });
 
-  const deploymentData = (id: string): DeploymentData => {
-    const deployment = store.getDeployment(id);
+  // Separate reads, no snapshot: a run ending between them shows on the next poll of the live part.
+  const deploymentData = async (id: string): Promise<DeploymentData> => {
+    const deployment = await store.getDeployment(id);
     if (!deployment) throw new NotFoundError('deployment', id);
-    const runs = store.runsOfDeployment(id);
+    const [runs, signals] = await Promise.all([store.runsOfDeployment(id), deps.signals.ofDeployment(id)]);
     const newest = runs.at(-1);
-    return { deployment, runs, latest: newest && store.getRun(newest.id), signals: deps.signals.ofDeployment(id) };
+    return { deployment, runs, latest: newest && (await store.getRun(newest.id)), signals };
   };
-  router.get('/deployments/:id', (req, res) => send(res, deploymentPage(deploymentData(req.params.id), paths, signedIn(req))));
-  router.get('/deployments/:id/live', (req, res) => send(res, deploymentLive(deploymentData(req.params.id), paths)));
+  router.get('/deployments/:id', async (req, res) => send(res, deploymentPage(await deploymentData(req.params.id), paths, signedIn(req))));
+  router.get('/deployments/:id/live', async (req, res) => send(res, deploymentLive(await deploymentData(req.params.id), paths)));
 
-  const run = (id: string) => {
-    const found = store.getRun(id);
+  const run = async (id: string) => {
+    const found = await store.getRun(id);
     if (!found) throw new NotFoundError('run', id);
     return found;
   };
-  router.get('/runs/:id', (req, res) => send(res, runPage(run(req.params.id), paths, signedIn(req))));
-  router.get('/runs/:id/live', (req, res) => send(res, runLive(run(req.params.id), paths)));
+  router.get('/runs/:id', async (req, res) => send(res, runPage(await run(req.params.id), paths, signedIn(req))));
+  router.get('/runs/:id/live', async (req, res) => send(res, runLive(await run(req.params.id), paths)));
 
-  router.get('/schedules', (req, res) => {
-    const rows = deps.scheduler.list().map((status) => ({ status, runs: store.listRuns({ schedule: status.schedule.name, limit: STRIP_RUNS * status.schedule.environments.length }) }));
+  router.get('/schedules', async (req, res) => {
+    const statuses = await deps.scheduler.list();
+    const rows = await Promise.all(
+      statuses.map(async (status) => ({
+        status,
+        runs: await store.listRuns({ schedule: status.schedule.name, limit: STRIP_RUNS * status.schedule.environments.length }),
+      })),
+    );
     send(res, schedulesPage(rows, paths, signedIn(req)));
   });
 

@@ -5,7 +5,7 @@ import { NotFoundError } from '../errors.ts';
 import type { RouteDoc } from '../http/route-doc.ts';
 import { pathParam } from '../http/validate.ts';
 import { reportFolder, type Reports, type ReportState } from '../runner/html-report.ts';
-import type { RunWithResults } from '../store/records.ts';
+import type { RunWithResults } from '../verification/records.ts';
 import type { Store } from '../store/store.ts';
 import { errorPage, pageErrors } from './error-page.ts';
 import type { PagePaths } from './paths.ts';
@@ -49,8 +49,8 @@ export function runFileRoutes(deps: RunFileDeps): Router {
   const router = Router();
   router.param('id', pathParam('id'));
 
-  router.get('/runs/:id/artifacts/*artifact', (req, res, next) => {
-    const run = store.getRun(req.params.id);
+  router.get('/runs/:id/artifacts/*artifact', async (req, res, next) => {
+    const run = await store.getRun(req.params.id);
     if (!run) throw new NotFoundError('run', req.params.id);
     sendArtifact(res, next, artifactsDir, run, (req.params as unknown as { artifact: string[] }).artifact.join('/'));
   });
@@ -60,7 +60,7 @@ export function runFileRoutes(deps: RunFileDeps): Router {
     const segments = req.params.file ?? [];
     // Relative, so it keeps a path prefix a proxy stripped; the report's own links need the slash.
     if (segments.length === 0 && !req.path.endsWith('/')) return res.redirect(301, `${encodeURIComponent(req.params.id)}/report/`);
-    const run = store.getRun(req.params.id);
+    const run = await store.getRun(req.params.id);
     if (!run) throw new NotFoundError('run', req.params.id);
     const state = await reports.ensure(run.id, run.status !== 'queued' && run.status !== 'running');
     if (state.kind !== 'ready') return notReady(res, state, paths);

@@ -1,4 +1,4 @@
-import type { RunWithResults } from '../store/records.ts';
+import type { RunWithResults } from '../verification/records.ts';
 import { flowsSection } from './flows-table.ts';
 import { between, duration, isOpen, runTone, time } from './format.ts';
 import { html, type SafeHtml } from './html.ts';

@@ -1,5 +1,5 @@
 import type { ScheduleStatus } from '../scheduler/scheduler.ts';
-import type { RunRecord } from '../store/records.ts';
+import type { RunRecord } from '../verification/records.ts';
 import { runTone, time } from './format.ts';
 import { html, type SafeHtml } from './html.ts';
 import { page } from './layout.ts';

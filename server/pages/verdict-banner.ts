@@ -1,4 +1,4 @@
-import type { RunRecord } from '../store/records.ts';
+import type { RunRecord } from '../verification/records.ts';
 import type { Verdict } from '../verdict/types.ts';
 import type { Tone } from './format.ts';
 import { html, type SafeHtml } from './html.ts';

@@ -1,10 +1,8 @@
 import type { Logger } from 'pino';
-import type { Deliveries } from '../gates/deliveries.ts';
 import { PRUNED_KINDS, type PrunedKind, type StorageKind, type StorageMetrics } from '../metrics/storage-metrics.ts';
-import type { Outbox } from '../signals/outbox.ts';
 import type { Store } from '../store/store.ts';
 import { removeRunFolders, runFolders, staleFolders, type Removal } from './folders.ts';
-import { measureStorage } from './storage-size.ts';
+import { measureArtifacts } from './storage-size.ts';
 
 const DAY_MS = 86_400_000;
 /**
@@ -18,11 +16,9 @@ const TICK_CLAIM_MS = DAY_MS;
 /** What a pass works on; the pruner builds it from its own dependencies. */
 export interface PassContext {
   readonly retentionDays: number;
-  readonly databaseFile: string;
   readonly artifactsDir: string;
-  readonly store: Pick<Store, 'retention'>;
-  readonly outbox: Pick<Outbox, 'pruneDelivered'>;
-  readonly deliveries: Pick<Deliveries, 'prune'>;
+  /** Its sections, narrowed to what a pass calls, so a test can hand in a fake of any of them. */
+  readonly store: PassStore;
   readonly metrics: StorageMetrics;
   readonly logger: Logger;
   readonly batchSize: number;
@@ -30,6 +26,12 @@ export interface PassContext {
   readonly nowMs: number;
   /** Aborted when the service shuts down: the pass ends at its next batch. */
   readonly signal: AbortSignal;
+}
+
+export interface PassStore extends Pick<Store, 'retention' | 'sizeBytes'> {
+  readonly outbox: Pick<Store['outbox'], 'pruneDelivered'>;
+  readonly gateDeliveries: Pick<Store['gateDeliveries'], 'prune'>;
+  readonly githubStatuses: Pick<Store['githubStatuses'], 'prune'>;
 }
 
 export interface PassReport {
@@ -44,13 +46,18 @@ export interface PassReport {
 
 /**
  * One pass: with `prune`, deletes delivered signals, claims on cron ticks
- * over a day old, old runs with their results and folders, done deployments
+ * over a day old, settled GitHub statuses and gate deliveries past their
+ * retention, old runs with their results and folders, done deployments
  * nothing points at any more, and run folders left without a row; then (also
- * without `prune`) measures what is kept. Each step that fails is logged with its cause and leaves the others
- * to run; nothing here throws.
+ * without `prune`) measures what is kept. Each step that fails is logged with
+ * its cause and leaves the others to run; nothing here throws.
+ *
+ * Every replica sharing a store runs its own passes. Each delete is of rows
+ * that match its condition when it runs, so two replicas pruning at once
+ * only find less to do; the later batch deletes nothing.
  */
 export async function runPass(ctx: PassContext, prune: boolean): Promise<PassReport> {
-  const { store, outbox, deliveries, metrics, logger, batchSize, nowMs, signal } = ctx;
+  const { store, metrics, logger, batchSize, nowMs, signal } = ctx;
   const beforeMs = nowMs - ctx.retentionDays * DAY_MS;
   const before = new Date(beforeMs).toISOString();
   const pruned = Object.fromEntries(PRUNED_KINDS.map((k) => [k, 0])) as Record<PrunedKind, number>;
@@ -73,7 +80,7 @@ export async function runPass(ctx: PassContext, prune: boolean): Promise<PassRep
     }
   };
   /** Repeats a batch until one comes back short (or the service stops), with a turn of the event loop between. */
-  const batches = async (batch: () => Promise<number> | number) => {
+  const batches = async (batch: () => Promise<number>) => {
     while (!signal.aborted) {
       if ((await batch()) < batchSize) return;
       await turn();
@@ -88,40 +95,49 @@ export async function runPass(ctx: PassContext, prune: boolean): Promise<PassRep
   };
 
   if (prune) {
-    await step('prune delivered signals', () => batches(() => count('signals', outbox.pruneDelivered(before, batchSize))));
+    await step('prune delivered signals', () => batches(async () => count('signals', await store.outbox.pruneDelivered(before, batchSize))));
     const claimsBefore = new Date(nowMs - TICK_CLAIM_MS).toISOString();
     await step('forget old tick claims', () => batches(() => store.retention.pruneTickClaims(claimsBefore, batchSize)));
     // Before deployments: a remembered delivery keeps its deployment.
-    await step('forget old gate deliveries', () => deliveries.prune(nowMs));
+    await step('forget old gate deliveries', () => store.gateDeliveries.prune(nowMs));
+    // Here, not only when the gate tracks a new one: a gate gone quiet would keep them forever.
+    await step('forget settled GitHub statuses', () => store.githubStatuses.prune(nowMs));
     const keep = await step('find the runs and deployments to keep', () => store.retention.kept());
     if (keep) {
       await step('prune old runs', () =>
         batches(async () => {
           // Rows first: a folder whose removal fails is found again as one without a row.
-          const ids = store.retention.pruneRuns(before, keep, batchSize);
+          const ids = await store.retention.pruneRuns(before, keep, batchSize);
           count('runs', ids.length);
           removed(await removeRunFolders(ctx.artifactsDir, ids));
           return ids.length;
         }),
       );
-      await step('prune old deployments', () => batches(() => count('deployments', store.retention.pruneDeployments(before, keep, batchSize))));
+      await step('prune old deployments', () => batches(async () => count('deployments', await store.retention.pruneDeployments(before, keep, batchSize))));
     }
     await step('remove folders of runs no longer stored', async () => {
       const folders = await runFolders(ctx.artifactsDir);
       for (let i = 0; i < folders.length && !signal.aborted; i += batchSize) {
         const chunk = folders.slice(i, i + batchSize);
-        const existing = store.retention.existingRuns(chunk);
+        const existing = await store.retention.existingRuns(chunk);
         removed(await removeRunFolders(ctx.artifactsDir, await staleFolders(ctx.artifactsDir, chunk.filter((id) => !existing.has(id)), beforeMs)));
         await turn();
       }
     });
   }
-  const bytes = await step('measure the data folder', async () => {
-    const measurement = await measureStorage(ctx.databaseFile, ctx.artifactsDir, signal);
+  // Apart, so a database that cannot answer still lets the folder's sizes through, and the other way round.
+  const database = await step('measure the database', async () => {
+    const size = await store.sizeBytes();
+    metrics.measured({ database: size });
+    return size;
+  });
+  const files = await step('measure the artifacts folder', async () => {
+    const measurement = await measureArtifacts(ctx.artifactsDir, signal);
     metrics.measured(measurement.bytes);
     if (measurement.unreadable > 0) logger.warn({ unreadable: measurement.unreadable }, 'retention could not read some of the artifacts folder; sizes leave them out');
     return measurement.bytes;
   });
+  const bytes: Record<StorageKind, number> | undefined = database !== undefined && files ? { database, ...files } : undefined;
   return { pruned, ...(bytes && { bytes }), failures, completed: !signal.aborted };
 }
 

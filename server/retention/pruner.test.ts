@@ -5,17 +5,18 @@ import path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { createDeliveries } from '../gates/deliveries.ts';
+import { StoreUnavailable } from '../errors.ts';
 import { createStorageMetrics } from '../metrics/storage-metrics.ts';
-import { createOutbox } from '../signals/outbox.ts';
 import type { StoreRetention } from '../store/retention.ts';
 import { openStore, type Store } from '../store/store.ts';
-import { BATCH_SIZE, createPruner, type PrunerDeps } from './pruner.ts';
+import type { PassStore } from './pass.ts';
+import { createPruner, type PrunerDeps } from './pruner.ts';
 
 const DAY = 86_400_000;
-const NOW = Date.parse('2027-03-01T12:00:00.000Z');
-/** The i-th old run's time: 90 days ago, a second apart. */
-const old = (i: number) => new Date(NOW - 90 * DAY + i * 1000).toISOString();
+/** The pruner's "now": 90 days after the runs the tests write (the store stamps them with the real clock). */
+const NOW = Date.now() + 90 * DAY;
+/** Rows per batch in these tests: a few dozen rows make several batches. */
+const BATCH = 10;
 
 /** Timers a test fires by hand; `now` fixed. */
 class FakeClock {
@@ -40,47 +41,61 @@ class FakeClock {
 }
 
 const open: { stores: Store[]; dirs: string[] } = { stores: [], dirs: [] };
-afterEach(() => {
-  open.stores.splice(0).forEach((s) => s.close());
+afterEach(async () => {
+  for (const store of open.stores.splice(0)) await store.close();
   open.dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true }));
 });
 
-function rig({ retention, ...overrides }: Partial<PrunerDeps> & { retention?: Partial<StoreRetention> } = {}) {
+/** The store's sections as a pass calls them, with any of them swapped for a test's own. */
+function passStore(store: Store, swap: { retention?: Partial<StoreRetention>; sections?: Partial<PassStore> }): PassStore {
+  const real = store.retention;
+  return {
+    retention: {
+      kept: () => real.kept(),
+      pruneRuns: (...args) => real.pruneRuns(...args),
+      pruneDeployments: (...args) => real.pruneDeployments(...args),
+      pruneTickClaims: (...args) => real.pruneTickClaims(...args),
+      existingRuns: (...args) => real.existingRuns(...args),
+      ...swap.retention,
+    },
+    sizeBytes: () => store.sizeBytes(),
+    outbox: store.outbox,
+    gateDeliveries: store.gateDeliveries,
+    githubStatuses: store.githubStatuses,
+    ...swap.sections,
+  };
+}
+
+async function rig({ retention, sections, ...overrides }: Partial<PrunerDeps> & { retention?: Partial<StoreRetention>; sections?: Partial<PassStore> } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'smoke-pruner-'));
   open.dirs.push(dir);
-  const database = path.join(dir, 'smoke.db');
-  const store = openStore(database);
+  const store = await openStore({ kind: 'sqlite', file: path.join(dir, 'smoke.db') });
   open.stores.push(store);
   const registry = new Registry();
   const lines: { level: number; msg: string; err?: { message: string } }[] = [];
   const clock = new FakeClock();
   const deps: PrunerDeps = {
     retentionDays: 30,
-    databaseFile: database,
     artifactsDir: path.join(dir, 'artifacts'),
-    store: { retention: { ...store.retention, ...retention } },
-    outbox: createOutbox(store.db),
-    deliveries: createDeliveries(store.db),
+    store: passStore(store, { ...(retention && { retention }), ...(sections && { sections }) }),
     metrics: createStorageMetrics(registry),
     logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) }),
     clock,
+    batchSize: BATCH,
     ...overrides,
   };
   return { store, registry, lines, clock, deps, pruner: createPruner(deps), artifacts: deps.artifactsDir };
 }
 
-/** Old finished scheduled runs written straight to the table: the store's own insert is one at a time. */
-function oldRuns(store: Store, count: number): string[] {
-  const insertRun = store.db.prepare(
-    `INSERT INTO runs (id, seq, trigger, target, environments_json, schedule, status, verdict, created_at, finished_at)
-     VALUES (?, ?, 'schedule', 'production', '["production"]', 'nightly', 'done', 'pass', ?, ?)`,
-  );
-  const insertResult = store.db.prepare(
-    `INSERT INTO flow_results (run_id, environment, flow, file, outcome, duration_ms, retries, artifacts_json, recorded_at)
-     VALUES (?, 'production', 'checkout', 'shop.spec.ts', 'passed', 10, 0, '[]', ?)`,
-  );
-  const ids = Array.from({ length: count }, (_, i) => `run_old${i.toString(36).padStart(5, '0')}`);
-  store.db.transaction(() => ids.forEach((id, i) => (insertRun.run(id, i + 1, old(i), old(i)), insertResult.run(id, old(i)))))();
+/** Finished scheduled runs, each with a passed flow, written now: 90 days old to the pruner. */
+async function oldRuns(store: Store, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const run = (await store.createRun({ trigger: 'schedule', target: 'production', environments: ['production'], schedule: 'nightly' }))!;
+    await store.recordFlowResult(run.id, { environment: 'production', flow: 'checkout', file: 'shop.spec.ts', outcome: 'passed', durationMs: 10, retries: 0, artifacts: [] });
+    await store.finishRun(run.id, { status: 'done', verdict: { kind: 'pass', reasons: [], flaky: [] } });
+    ids.push(run.id);
+  }
   return ids;
 }
 
@@ -105,7 +120,7 @@ describe('pruner', () => {
       turns++;
       if (running) setImmediate(witness);
     };
-    const r = rig({
+    const r = await rig({
       retention: {
         pruneRuns: (...args) => {
           calls.push(turns);
@@ -113,10 +128,10 @@ describe('pruner', () => {
         },
       },
     });
-    const runs = 20_000;
-    const ids = oldRuns(r.store, runs);
-    // A few hundred folders are enough to make each batch remove some.
-    for (const id of ids.filter((_, i) => i % 50 === 0)) {
+    const runs = 6 * BATCH + 1;
+    const ids = await oldRuns(r.store, runs);
+    // Enough folders to make each batch remove some; none for the newest run, which stays.
+    for (const id of ids.filter((_, i) => i % 5 === 0 && i < runs - 1)) {
       mkdirSync(path.join(r.artifacts, id, 'target'), { recursive: true });
       writeFileSync(path.join(r.artifacts, id, 'target', 'trace.zip'), 'x');
     }
@@ -127,32 +142,32 @@ describe('pruner', () => {
     assert.deepEqual(report.failures, []);
     // Every run but the newest (of its target and schedule, and the newest pass).
     assert.equal(report.pruned.runs, runs - 1);
-    assert.equal(report.pruned.artifact_folders, runs / 50);
-    assert.deepEqual(r.store.db.prepare('SELECT id FROM runs').pluck().all(), [ids.at(-1)]);
-    assert.equal(r.store.db.prepare('SELECT COUNT(*) FROM flow_results').pluck().get(), 1);
-    assert.equal(calls.length, Math.floor((runs - 1) / BATCH_SIZE) + 1, 'one call per batch, the last one short');
+    assert.equal(report.pruned.artifact_folders, (runs - 1) / 5);
+    assert.deepEqual((await r.store.listRuns({ limit: runs })).map((run) => run.id), [ids.at(-1)]);
+    assert.equal((await r.store.getRun(ids.at(-1)!))!.results.length, 1);
+    assert.equal(calls.length, Math.floor((runs - 1) / BATCH) + 1, 'one call per batch, the last one short');
     for (let i = 1; i < calls.length; i++) assert.ok(calls[i]! > calls[i - 1]!, `the event loop turned between batch ${i} and ${i + 1}: ${calls.join(',')}`);
     assert.deepEqual(readdirSync(r.artifacts), []);
   });
 
   it('forgets claims on cron ticks older than a day, in batches, whatever retentionDays says', async () => {
-    const r = rig({ retentionDays: 3650 });
-    // One claim a minute back from now, two batches and a bit past a day; the newest day of them stays.
-    const claims = 24 * 60 + 1 + BATCH_SIZE * 2 + 5;
-    r.store.db.transaction(() => {
-      for (let i = 0; i < claims; i++) r.store.claimTick('pulse', new Date(NOW - i * 60_000).toISOString());
-    })();
+    const r = await rig({ retentionDays: 3650 });
+    // One claim an hour back from now, two batches and a bit past a day; the newest day of them stays.
+    const inADay = 24 + 1;
+    const slots = Array.from({ length: inADay + BATCH * 2 + 5 }, (_, i) => new Date(NOW - i * 3_600_000).toISOString());
+    for (const slot of slots) assert.equal(await r.store.claimTick('pulse', slot), true);
     const report = await r.pruner.runOnce();
     assert.deepEqual(report.failures, []);
-    const left = r.store.db.prepare('SELECT slot FROM tick_claims ORDER BY slot').pluck().all() as string[];
-    assert.equal(left.length, 24 * 60 + 1, 'the last day, both ends included');
-    assert.equal(left[0], new Date(NOW - DAY).toISOString());
-    assert.equal(r.store.claimTick('pulse', new Date(NOW).toISOString()), false, 'a recent tick is still claimed');
+    // Claiming again tells which claims are left: a forgotten one is taken anew.
+    const takenAgain = [];
+    for (const slot of slots) takenAgain.push(await r.store.claimTick('pulse', slot));
+    assert.deepEqual(takenAgain, slots.map((_, i) => i >= inADay), 'the last day is kept, both ends included; the rest forgotten');
     await r.pruner.stop();
   });
 
   it('prunes soon after start and then every prune interval, measuring in between; never two passes at once', async () => {
-    const r = rig({ startDelayMs: 5_000, measureIntervalMs: 300_000, pruneIntervalMs: 3_600_000 });
+    let size = 4_096;
+    const r = await rig({ startDelayMs: 5_000, measureIntervalMs: 300_000, pruneIntervalMs: 3_600_000, sections: { sizeBytes: async () => size } });
     const passes = () => r.lines.filter((l) => l.msg === 'retention pass done').length;
     const databaseBytes = async () => (await r.registry.getSingleMetric('smoke_storage_bytes')!.get()).values.find((v) => v.labels.kind === 'database')!.value;
     r.pruner.start();
@@ -162,14 +177,13 @@ describe('pruner', () => {
     await joined;
     await settle();
     assert.equal(passes(), 1);
-    assert.ok((await databaseBytes()) > 0, 'the first pass measured');
+    assert.equal(await databaseBytes(), 4_096, 'the first pass measured');
 
     // Five minutes on: measured again, not pruned.
     r.clock.at += 300_000;
-    r.store.db.exec('CREATE TABLE grow (x); INSERT INTO grow VALUES (zeroblob(100000))');
-    const before = await databaseBytes();
+    size = 104_096;
     assert.equal(r.clock.fire(), 300_000);
-    await waitUntil(async () => (await databaseBytes()) > before);
+    await waitUntil(async () => (await databaseBytes()) === 104_096);
     await settle();
     assert.equal(passes(), 1);
 
@@ -184,7 +198,7 @@ describe('pruner', () => {
   });
 
   it('measures soon after a run ends, once for a burst of runs, never later than already due', async () => {
-    const r = rig({ startDelayMs: 5_000, measureIntervalMs: 300_000, measureAfterRunMs: 10_000 });
+    const r = await rig({ startDelayMs: 5_000, measureIntervalMs: 300_000, measureAfterRunMs: 10_000 });
     const ended = () => r.pruner.observer.runFinished?.({} as never, { status: 'done', durationMs: 1 });
     r.pruner.start();
     ended();
@@ -206,7 +220,7 @@ describe('pruner', () => {
 
   it('stops at the next batch when the service shuts down, and starts no more passes', async () => {
     let stopping: Promise<void> | undefined;
-    const r = rig({
+    const r = await rig({
       retention: {
         pruneRuns: (...args) => {
           stopping ??= r.pruner.stop();
@@ -214,29 +228,29 @@ describe('pruner', () => {
         },
       },
     });
-    oldRuns(r.store, BATCH_SIZE * 3);
+    await oldRuns(r.store, BATCH * 3);
     r.pruner.start();
     r.clock.fire();
     const report = await r.pruner.runOnce();
     await stopping;
     await settle();
     assert.equal(report.completed, false);
-    assert.equal(report.pruned.runs, BATCH_SIZE);
+    assert.equal(report.pruned.runs, BATCH);
     assert.equal(report.bytes, undefined, 'no sizes measured from a stopped pass');
     assert.equal(r.clock.timers.size, 0);
   });
 
   it('logs a failure with its cause, carries on with the other steps, and tries again next pass', async () => {
     let broken = true;
-    const r = rig({
+    const r = await rig({
       retention: {
-        pruneRuns: (...args) => {
+        pruneRuns: async (...args) => {
           if (broken) throw new Error('database disk image is malformed');
           return r.store.retention.pruneRuns(...args);
         },
       },
     });
-    oldRuns(r.store, 3);
+    await oldRuns(r.store, 3);
     const crashed = path.join(r.artifacts, 'run_leftbehind');
     mkdirSync(crashed, { recursive: true });
     utimesSync(crashed, new Date(NOW - 40 * DAY), new Date(NOW - 40 * DAY));
@@ -257,8 +271,49 @@ describe('pruner', () => {
     assert.equal(await lastPass(), NOW / 1000);
   });
 
+  it('measures the artifacts folder when the database cannot say its size, and both once it can', async () => {
+    let databaseDown = true;
+    const r = await rig({
+      sections: {
+        sizeBytes: async () => {
+          if (databaseDown) throw new StoreUnavailable('read the database size', { cause: new Error('connection refused') });
+          return 8_192;
+        },
+      },
+    });
+    // Not a run's folder: no pass removes it.
+    mkdirSync(path.join(r.artifacts, 'shared'), { recursive: true });
+    writeFileSync(path.join(r.artifacts, 'shared', 'notes.txt'), Buffer.alloc(300));
+    const bytes = async () => Object.fromEntries((await r.registry.getSingleMetric('smoke_storage_bytes')!.get()).values.map((v) => [v.labels.kind, v.value]));
+
+    const first = await r.pruner.runOnce();
+    assert.equal(first.failures.length, 1);
+    assert.match(first.failures[0]!, /^could not measure the database: /);
+    assert.equal(first.bytes, undefined, 'no full measurement to report');
+    assert.deepEqual(await bytes(), { database: 0, artifacts: 300, reports: 0 });
+
+    databaseDown = false;
+    const second = await r.pruner.runOnce();
+    assert.deepEqual(second.failures, []);
+    assert.deepEqual(second.bytes, { database: 8_192, artifacts: 300, reports: 0 });
+    assert.deepEqual(await bytes(), second.bytes);
+  });
+
+  it('forgets settled GitHub statuses and old gate deliveries on every pruning pass', async () => {
+    const asked: string[] = [];
+    const r = await rig({
+      sections: {
+        githubStatuses: { prune: async (nowMs) => (asked.push(`statuses ${nowMs}`), 0) },
+        gateDeliveries: { prune: async (nowMs) => (asked.push(`deliveries ${nowMs}`), 0) },
+      },
+    });
+    const report = await r.pruner.runOnce();
+    assert.deepEqual(report.failures, []);
+    assert.deepEqual(asked.sort(), [`deliveries ${NOW}`, `statuses ${NOW}`]);
+  });
+
   it('has every storage series from the start', async () => {
-    const r = rig();
+    const r = await rig();
     const exposition = await r.registry.metrics();
     for (const kind of ['database', 'artifacts', 'reports']) assert.match(exposition, new RegExp(`^smoke_storage_bytes\\{kind="${kind}"\\} 0$`, 'm'));
     for (const kind of ['runs', 'deployments', 'signals', 'artifact_folders']) assert.match(exposition, new RegExp(`^smoke_storage_pruned_total\\{kind="${kind}"\\} 0$`, 'm'));

@@ -5,17 +5,14 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { createDeliveries } from '../gates/deliveries.ts';
 import { createStorageMetrics } from '../metrics/storage-metrics.ts';
-import { createOutbox } from '../signals/outbox.ts';
 import { openStore, type Store } from '../store/store.ts';
 import type { RunEnd } from '../store/store.ts';
 import type { FlowResult, Verdict } from '../verdict/types.ts';
 import { createPruner, type PassReport } from './pruner.ts';
 
 const DAY = 86_400_000;
-const NOW = Date.parse('2027-03-01T12:00:00.000Z');
-const iso = (daysAgo: number) => new Date(NOW - daysAgo * DAY).toISOString();
+const RETENTION_DAYS = 30;
 const PASS: Verdict = { kind: 'pass', reasons: [], flaky: [] };
 const FAIL: Verdict = { kind: 'fail', reasons: ['checkout failed'], failed: [{ flow: 'checkout', environment: 'canary' }] };
 
@@ -31,9 +28,15 @@ const result = (environment: string, flow: string, outcome: FlowResult['outcome'
 
 /**
  * A history with an injected "now": what goes and what stays is named for
- * each row, so the assertions read as the rules.
+ * each row, so the assertions read as the rules. The store stamps rows with
+ * the real clock, so the history is written in two parts with the retention
+ * cutoff between them: the pass's "now" is the cutoff plus retentionDays,
+ * and each row's `daysAgo` says which side of it it belongs on (and ages its
+ * folder).
  */
 describe('retention pass over a history', () => {
+  let NOW = 0;
+  let cutoffPassed = false;
   let dir: string;
   let artifacts: string;
   let store: Store;
@@ -53,69 +56,74 @@ describe('retention pass over a history', () => {
     utimesSync(path.join(artifacts, runId), when, when);
   }
 
-  function age(table: 'runs' | 'deployments', id: string, createdDaysAgo: number, finishedDaysAgo?: number): void {
-    store.db
-      .prepare(`UPDATE ${table} SET created_at = ?, started_at = CASE WHEN started_at IS NULL THEN NULL ELSE ? END, finished_at = ? WHERE id = ?`)
-      .run(iso(createdDaysAgo), iso(createdDaysAgo), finishedDaysAgo === undefined ? null : iso(finishedDaysAgo), id);
+  /** Rows written from here on are younger than the retention cutoff; the pass's "now" is set from it. */
+  async function passCutoff(): Promise<void> {
+    const cutoffMs = Date.now() + 1;
+    // Whole milliseconds, as the store writes times: every row so far is older, every later one younger.
+    while (Date.now() <= cutoffMs) await new Promise((resolve) => setImmediate(resolve));
+    NOW = cutoffMs + RETENTION_DAYS * DAY;
+    cutoffPassed = true;
   }
 
-  function deploy(name: string, environment: string, daysAgo: number, end?: RunEnd, results: FlowResult[] = []): void {
-    const { deployment, run } = store.createDeployment({ service: 'shop', environment, version: name, ...(environment === 'canary' && { baseline: 'production' }) });
+  function onItsSide(name: string, daysAgo: number): void {
+    assert.equal(daysAgo < RETENTION_DAYS, cutoffPassed, `${name} (${daysAgo} days old) is written on its side of the cutoff`);
+  }
+
+  async function deploy(name: string, environment: string, daysAgo: number, end?: RunEnd, results: FlowResult[] = []): Promise<void> {
+    onItsSide(name, daysAgo);
+    const { deployment, run } = await store.createDeployment({ service: 'shop', environment, version: name, ...(environment === 'canary' && { baseline: 'production' }) });
     ids[name] = deployment.id;
     ids[`${name}.run`] = run!.id;
-    store.markRunRunning(run!.id);
-    for (const r of results) store.recordFlowResult(run!.id, r);
-    if (end) store.settle({ run: { id: run!.id, end }, deployment: { id: deployment.id, ...(end.verdict && { verdict: end.verdict }) } });
-    age('runs', run!.id, daysAgo, end ? daysAgo : undefined);
-    age('deployments', deployment.id, daysAgo, end ? daysAgo : undefined);
+    await store.markRunRunning(run!.id);
+    for (const r of results) await store.recordFlowResult(run!.id, r);
+    if (end) await store.settle({ run: { id: run!.id, end }, deployment: { id: deployment.id, ...(end.verdict && { verdict: end.verdict }) } });
   }
 
-  function runOf(name: string, input: { target: string; trigger: 'schedule' | 'manual'; schedule?: string }, daysAgo: number, end?: RunEnd, results: FlowResult[] = []): void {
-    const run = store.createRun({ ...input, environments: [input.target] });
+  async function runOf(name: string, input: { target: string; trigger: 'schedule' | 'manual'; schedule?: string }, daysAgo: number, end?: RunEnd, results: FlowResult[] = []): Promise<void> {
+    onItsSide(name, daysAgo);
+    const run = (await store.createRun({ ...input, environments: [input.target] }))!;
     ids[name] = run.id;
-    for (const r of results) store.recordFlowResult(run.id, r);
-    if (end) store.finishRun(run.id, end);
-    age('runs', run.id, daysAgo, end ? daysAgo : undefined);
+    for (const r of results) await store.recordFlowResult(run.id, r);
+    if (end) await store.finishRun(run.id, end);
   }
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'smoke-retention-'));
     artifacts = path.join(dir, 'artifacts');
-    const database = path.join(dir, 'smoke.db');
-    store = openStore(database);
-    const outbox = createOutbox(store.db);
-    const deliveries = createDeliveries(store.db);
+    store = await openStore({ kind: 'sqlite', file: path.join(dir, 'smoke.db') });
+    const { outbox, gateDeliveries: deliveries } = store;
     const done = (verdict: Verdict): RunEnd => ({ status: 'done', verdict });
 
     // Oldest first: "newest" is by creation order, as in the service.
-    deploy('old-fail', 'canary', 60, done(FAIL), [result('canary', 'checkout', 'failed'), result('production', 'checkout', 'passed')]);
-    deploy('old-delivered', 'canary', 59, done(FAIL));
-    deploy('old-pending', 'canary', 58, done(FAIL));
-    deploy('old-gated', 'canary', 57, done(PASS));
-    deploy('staging-only', 'staging', 56, done(PASS), [result('staging', 'checkout', 'passed')]);
-    deploy('open', 'canary', 55, undefined);
-    runOf('nightly-1', { target: 'production', trigger: 'schedule', schedule: 'nightly' }, 50, done(PASS));
-    runOf('nightly-2', { target: 'production', trigger: 'schedule', schedule: 'nightly' }, 49, done(PASS));
-    runOf('nightly-3', { target: 'production', trigger: 'schedule', schedule: 'nightly' }, 48, done(FAIL));
-    runOf('manual-old', { target: 'canary', trigger: 'manual' }, 45, { status: 'interrupted', note: 'shut down' });
-    runOf('queued-old', { target: 'staging', trigger: 'manual' }, 44);
-    runOf('staging-decided', { target: 'staging', trigger: 'manual' }, 43, done(FAIL), [result('staging', 'search', 'failed')]);
-    runOf('staging-skipped', { target: 'staging', trigger: 'manual' }, 42, { status: 'done', verdict: { kind: 'inconclusive', reasons: ['no flow ran'], cause: 'no-flows' } }, [result('staging', 'search', 'skipped')]);
-    deploy('recent-superseded', 'canary', 20, { status: 'cancelled', note: 'superseded' });
-    deploy('new', 'canary', 2, done(PASS), [result('canary', 'checkout', 'passed'), result('production', 'checkout', 'passed')]);
+    await deploy('old-fail', 'canary', 60, done(FAIL), [result('canary', 'checkout', 'failed'), result('production', 'checkout', 'passed')]);
+    await deploy('old-delivered', 'canary', 59, done(FAIL));
+    await deploy('old-pending', 'canary', 58, done(FAIL));
+    await deploy('old-gated', 'canary', 57, done(PASS));
+    await deploy('staging-only', 'staging', 56, done(PASS), [result('staging', 'checkout', 'passed')]);
+    await deploy('open', 'canary', 55, undefined);
+    await runOf('nightly-1', { target: 'production', trigger: 'schedule', schedule: 'nightly' }, 50, done(PASS));
+    await runOf('nightly-2', { target: 'production', trigger: 'schedule', schedule: 'nightly' }, 49, done(PASS));
+    await runOf('nightly-3', { target: 'production', trigger: 'schedule', schedule: 'nightly' }, 48, done(FAIL));
+    await runOf('manual-old', { target: 'canary', trigger: 'manual' }, 45, { status: 'interrupted', note: 'shut down' });
+    await runOf('queued-old', { target: 'staging', trigger: 'manual' }, 44);
+    await runOf('staging-decided', { target: 'staging', trigger: 'manual' }, 43, done(FAIL), [result('staging', 'search', 'failed')]);
+    await runOf('staging-skipped', { target: 'staging', trigger: 'manual' }, 42, { status: 'done', verdict: { kind: 'inconclusive', reasons: ['no flow ran'], cause: 'no-flows' } }, [result('staging', 'search', 'skipped')]);
+    await passCutoff();
+    await deploy('recent-superseded', 'canary', 20, { status: 'cancelled', note: 'superseded' });
+    await deploy('new', 'canary', 2, done(PASS), [result('canary', 'checkout', 'passed'), result('production', 'checkout', 'passed')]);
 
-    const signal = (deployment: string, webhook: string, daysAgo: number) =>
-      outbox.enqueue({ deploymentId: ids[deployment]!, webhook, event: 'deployment.rollback_requested', payload: '{}', nowMs: NOW - daysAgo * DAY, expiresAtMs: NOW })!.id;
-    ids['signal-delivered-old'] = signal('old-delivered', 'deployer', 59);
-    outbox.record(ids['signal-delivered-old'], { atMs: NOW - 59 * DAY, statusCode: 204, statusClass: '2xx', latencyMs: 12 }, { status: 'delivered' });
-    ids['signal-pending-old'] = signal('old-pending', 'deployer', 58);
-    ids['signal-dead-old'] = signal('old-pending', 'auditor', 58);
-    outbox.record(ids['signal-dead-old'], { atMs: NOW - 58 * DAY, statusCode: 500, statusClass: '5xx', latencyMs: 12 }, { status: 'dead', error: 'HTTP 500' });
-    ids['signal-delivered-new'] = signal('new', 'deployer', 2);
-    outbox.record(ids['signal-delivered-new'], { atMs: NOW - 2 * DAY, statusCode: 204, statusClass: '2xx', latencyMs: 12 }, { status: 'delivered' });
+    const signal = async (deployment: string, webhook: string, daysAgo: number) =>
+      (await outbox.enqueue({ deploymentId: ids[deployment]!, webhook, event: 'deployment.rollback_requested', payload: '{}', nowMs: NOW - daysAgo * DAY, expiresAtMs: NOW }))!.id;
+    ids['signal-delivered-old'] = await signal('old-delivered', 'deployer', 59);
+    await outbox.record(ids['signal-delivered-old'], { atMs: NOW - 59 * DAY, statusCode: 204, statusClass: '2xx', latencyMs: 12 }, { status: 'delivered' });
+    ids['signal-pending-old'] = await signal('old-pending', 'deployer', 58);
+    ids['signal-dead-old'] = await signal('old-pending', 'auditor', 58);
+    await outbox.record(ids['signal-dead-old'], { atMs: NOW - 58 * DAY, statusCode: 500, statusClass: '5xx', latencyMs: 12 }, { status: 'dead', error: 'HTTP 500' });
+    ids['signal-delivered-new'] = await signal('new', 'deployer', 2);
+    await outbox.record(ids['signal-delivered-new'], { atMs: NOW - 2 * DAY, statusCode: 204, statusClass: '2xx', latencyMs: 12 }, { status: 'delivered' });
     // GitHub may still redeliver this one: its deployment stays while the delivery is remembered.
-    deliveries.record('github', 'delivery-recent', ids['old-gated']!, NOW - 10 * DAY);
-    deliveries.record('github', 'delivery-old', ids['old-fail']!, NOW - 40 * DAY);
+    await deliveries.record('github', 'delivery-recent', ids['old-gated']!, NOW - 10 * DAY);
+    await deliveries.record('github', 'delivery-old', ids['old-fail']!, NOW - 40 * DAY);
 
     const runFiles = { 'target/screenshot.png': 1000, 'target/trace.zip': 4000, 'report/index.html': 300, 'report/data/trace.zip': 4000, '.blob/report-1.zip': 200 };
     folder(ids['old-fail.run']!, 60, runFiles);
@@ -129,19 +137,16 @@ describe('retention pass over a history', () => {
     folder('not-a-run', 90, { 'notes.txt': 30 });
 
     before_ = {
-      latestDeployments: store.latestDeployments(),
-      lastFinishedRuns: store.lastFinishedRuns(),
-      latestFlowOutcomes: store.latestFlowOutcomes(),
-      schedule: store.lastFinishedRunOfSchedule('nightly'),
+      latestDeployments: await store.latestDeployments(),
+      lastFinishedRuns: await store.lastFinishedRuns(),
+      latestFlowOutcomes: await store.latestFlowOutcomes(),
+      schedule: await store.lastFinishedRunOfSchedule('nightly'),
     };
     registry = new Registry();
     const pruner = createPruner({
-      retentionDays: 30,
-      databaseFile: database,
+      retentionDays: RETENTION_DAYS,
       artifactsDir: artifacts,
       store,
-      outbox,
-      deliveries,
       metrics: createStorageMetrics(registry),
       logger: pino({ level: 'silent' }),
       clock: { now: () => NOW, setTimeout: () => assert.fail('no timer in a single pass'), clearTimeout: () => {} },
@@ -149,21 +154,25 @@ describe('retention pass over a history', () => {
     report = await pruner.runOnce();
   });
 
-  after(() => {
-    store?.close();
+  after(async () => {
+    await store?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const remaining = (table: string) => new Set(store.db.prepare(`SELECT id FROM ${table}`).pluck().all() as string[]);
-  const named = (set: Set<string>) => Object.entries(ids).filter(([, id]) => set.has(id)).map(([name]) => name).sort();
+  /** The names whose row `find` still finds. */
+  async function remaining(find: (id: string) => Promise<unknown>): Promise<string[]> {
+    const found = await Promise.all(Object.entries(ids).map(async ([name, id]) => ((await find(id)) ? [name] : [])));
+    return found.flat().sort();
+  }
+  const runsLeft = () => remaining((id) => (id.startsWith('run_') ? store.getRun(id) : Promise.resolve(undefined)));
 
   it('reports a clean pass', () => {
     assert.deepEqual(report.failures, []);
     assert.equal(report.completed, true);
   });
 
-  it('keeps the newest run of each environment, schedule and deployment, open runs and recent ones; prunes the rest', () => {
-    assert.deepEqual(named(remaining('runs')), [
+  it('keeps the newest run of each environment, schedule and deployment, open runs and recent ones; prunes the rest', async () => {
+    assert.deepEqual(await runsLeft(), [
       'new.run', // newest of canary's deployments (and newest judged and passed canary deploy)
       'nightly-2', // newest pass of production on a schedule
       'nightly-3', // newest of the schedule
@@ -178,20 +187,24 @@ describe('retention pass over a history', () => {
     assert.equal(report.pruned.runs, 6);
   });
 
-  it('prunes a done deployment only once nothing points at it', () => {
-    assert.deepEqual(named(remaining('deployments')), ['new', 'old-gated', 'old-pending', 'open', 'recent-superseded', 'staging-only']);
+  it('prunes a done deployment only once nothing points at it', async () => {
+    assert.deepEqual(await remaining((id) => (id.startsWith('dep_') ? store.getDeployment(id) : Promise.resolve(undefined))), ['new', 'old-gated', 'old-pending', 'open', 'recent-superseded', 'staging-only']);
     assert.equal(report.pruned.deployments, 2);
   });
 
-  it('prunes delivered signals and keeps undelivered ones, however old', () => {
-    assert.deepEqual(named(remaining('signals')), ['signal-dead-old', 'signal-delivered-new', 'signal-pending-old']);
+  it('prunes delivered signals and keeps undelivered ones, however old', async () => {
+    const signals = Object.keys(ids).filter((name) => name.startsWith('signal-'));
+    const left = await Promise.all(signals.map(async (name) => ((await store.outbox.get(ids[name]!)) ? [name] : [])));
+    assert.deepEqual(left.flat().sort(), ['signal-dead-old', 'signal-delivered-new', 'signal-pending-old']);
     assert.equal(report.pruned.signals, 1);
-    const attempts = store.db.prepare('SELECT DISTINCT signal_id FROM signal_attempts').pluck().all() as string[];
-    assert.deepEqual(named(new Set(attempts)), ['signal-dead-old', 'signal-delivered-new']);
+    // The pruned signal's attempt went with it.
+    assert.deepEqual(await store.outbox.attemptsOf(ids['signal-delivered-old']!), []);
+    assert.equal((await store.outbox.attemptsOf(ids['signal-delivered-new']!)).length, 1);
   });
 
-  it('forgets gate deliveries past their own retention', () => {
-    assert.deepEqual(store.db.prepare('SELECT delivery_id FROM gate_deliveries').pluck().all(), ['delivery-recent']);
+  it('forgets gate deliveries past their own retention', async () => {
+    assert.ok(await store.gateDeliveries.seen('github', 'delivery-recent'));
+    assert.equal(await store.gateDeliveries.seen('github', 'delivery-old'), undefined);
   });
 
   it("removes pruned runs' folders, reports included, and stale folders with no run; leaves kept runs' and foreign ones", () => {
@@ -201,11 +214,11 @@ describe('retention pass over a history', () => {
     assert.equal(report.pruned.artifact_folders, 4);
   });
 
-  it('answers the metrics and pages the same as before', () => {
-    assert.deepEqual(store.latestDeployments(), before_.latestDeployments);
-    assert.deepEqual(store.lastFinishedRuns(), before_.lastFinishedRuns);
-    assert.deepEqual(store.latestFlowOutcomes(), before_.latestFlowOutcomes);
-    assert.deepEqual(store.lastFinishedRunOfSchedule('nightly'), before_.schedule);
+  it('answers the metrics and pages the same as before', async () => {
+    assert.deepEqual(await store.latestDeployments(), before_.latestDeployments);
+    assert.deepEqual(await store.lastFinishedRuns(), before_.lastFinishedRuns);
+    assert.deepEqual(await store.latestFlowOutcomes(), before_.latestFlowOutcomes);
+    assert.deepEqual(await store.lastFinishedRunOfSchedule('nightly'), before_.schedule);
   });
 
   it('measures what is kept, by kind', async () => {

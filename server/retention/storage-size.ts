@@ -13,20 +13,21 @@ const REPORT_FOLDER = /^\.?(report|blob)(\b|$)/;
 /** Entries stat'ed at once: enough to keep the disk busy, few enough to leave file handles for requests. */
 const STAT_CONCURRENCY = 32;
 
+/** What the artifacts folder holds; the database measures itself (`Store.sizeBytes`), on whichever engine. */
+export type FolderKind = Exclude<StorageKind, 'database'>;
+
 export interface Measurement {
-  readonly bytes: Record<StorageKind, number>;
+  readonly bytes: Record<FolderKind, number>;
   /** Entries that could not be read (other than ones removed meanwhile): left out of the sizes. */
   readonly unreadable: number;
 }
 
 /**
- * Sizes of what the data folder keeps, walked asynchronously so a large
- * artifacts folder never holds up a request: the database file and its
- * write-ahead log; under the artifacts folder, reports apart from the rest.
+ * Sizes of what the artifacts folder keeps, reports apart from the rest,
+ * walked asynchronously so a large folder never holds up a request.
  */
-export async function measureStorage(databaseFile: string, artifactsDir: string, signal?: AbortSignal): Promise<Measurement> {
+export async function measureArtifacts(artifactsDir: string, signal?: AbortSignal): Promise<Measurement> {
   const walk = new Walk();
-  const database = (await walk.fileBytes(databaseFile)) + (await walk.fileBytes(`${databaseFile}-wal`));
   let artifacts = 0;
   let reports = 0;
   for (const run of await walk.entries(artifactsDir)) {
@@ -43,7 +44,7 @@ export async function measureStorage(databaseFile: string, artifactsDir: string,
       else artifacts += size;
     }
   }
-  return { bytes: { database, artifacts, reports }, unreadable: walk.unreadable };
+  return { bytes: { artifacts, reports }, unreadable: walk.unreadable };
 }
 
 class Walk {
@@ -59,7 +60,6 @@ class Walk {
   }
 
   async fileBytes(file: string): Promise<number> {
-    if (file === ':memory:') return 0;
     try {
       return (await lstat(file)).size;
     } catch (err) {

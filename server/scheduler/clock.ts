@@ -15,8 +15,10 @@ export interface CronHandlers {
   /**
    * A tick to run now. `slot` is the time it was scheduled for (whole
    * seconds), not the time it fired: every replica names the same tick alike.
+   * Settles once the tick has been claimed and started or left (never
+   * rejects), so a fake clock can await what it fired.
    */
-  tick(slot: Date): void;
+  tick(slot: Date): void | Promise<void>;
   /** A tick that came and went while the process could not run it (the event loop was blocked). */
   missed(slot: Date): void;
 }
@@ -30,7 +32,8 @@ const LATE_TICK_TOLERANCE_MS = 60_000;
  */
 export interface Clock {
   cron(expression: string, timezone: string, name: string, on: CronHandlers): CronTask;
-  setTimeout(fn: () => void, ms: number): TimerHandle;
+  /** `fn` may return a promise (never rejecting) that a fake clock can await. */
+  setTimeout(fn: () => void | Promise<void>, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
   /** Milliseconds since the epoch. */
   now(): number;
@@ -50,7 +53,7 @@ export function systemClock(logger: Logger): Clock {
     cron(expression, timezone, name, on) {
       // noOverlap stays off: the scheduler tracks overlap itself, because only it
       // knows about runs started by hand and by re-checks, and it counts the skips.
-      const task = createTask(expression, (context) => on.tick(context.date), {
+      const task = createTask(expression, (context) => void on.tick(context.date), {
         timezone,
         name,
         logger: cronLogger,
@@ -65,7 +68,7 @@ export function systemClock(logger: Logger): Clock {
         destroy: () => void Promise.resolve(task.destroy()).catch((err: unknown) => logger.error({ err }, 'cron task did not stop cleanly')),
       };
     },
-    setTimeout: (fn, ms) => setTimeout(fn, ms),
+    setTimeout: (fn, ms) => setTimeout(() => void fn(), ms),
     clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
     now: () => Date.now(),
     random: () => Math.random(),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { DeploymentRecord, RunWithResults } from '../store/records.ts';
+import type { DeploymentRecord, RunWithResults } from '../verification/records.ts';
 import { buildPayload } from './payload.ts';
 
 const DEPLOYMENT: DeploymentRecord = {

@@ -1,5 +1,5 @@
 import { linksFrom } from '../links.ts';
-import type { DeploymentRecord, RunWithResults } from '../store/records.ts';
+import type { DeploymentRecord, RunWithResults } from '../verification/records.ts';
 import type { Verdict } from '../verdict/types.ts';
 import type { SignalEvent } from './config.ts';
 

@@ -1,113 +1,18 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import nock from 'nock';
-import pino from 'pino';
-import { Secret } from '../values/secret.ts';
-import { openStore, type Store } from '../store/store.ts';
-import { startReceiver, verifyStandardWebhook, type Receiver } from '../testing/webhook-receiver.ts';
-import type { Verdict } from '../verdict/types.ts';
-import type { RollbackConfig, SignalEvent } from './config.ts';
-import { createOutbox } from './outbox.ts';
-import { createSignals, type SignalMetrics, type Signals } from './signals.ts';
-import type { StatusClass } from './records.ts';
-
-const SECRET = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
-const FAIL: Verdict = { kind: 'fail', reasons: ['"checkout" failed on canary after 3 attempts: HTTP 500; it passes on production'], failed: [{ flow: 'checkout', environment: 'canary', error: 'HTTP 500' }] };
-
-interface Counted extends SignalMetrics {
-  outcomes: string[];
-  attempts: StatusClass[];
-  pending: number[];
-}
-
-function countingMetrics(): Counted {
-  const m: Counted = {
-    outcomes: [],
-    attempts: [],
-    pending: [],
-    signalOutcome: (o) => void m.outcomes.push(o),
-    deliveryAttempt: (c) => void m.attempts.push(c),
-    outboxPending: (n) => void m.pending.push(n),
-  };
-  return m;
-}
-
-interface Rig {
-  store: Store;
-  signals: Signals;
-  metrics: Counted;
-  file: string;
-}
-
-const open: { signals: Signals[]; receivers: Receiver[]; stores: Store[] } = { signals: [], receivers: [], stores: [] };
-
-afterEach(async () => {
-  await Promise.all(open.signals.map((s) => s.stop()));
-  await Promise.all(open.receivers.map((r) => r.close()));
-  open.stores.forEach((s) => s.close());
-  Object.assign(open, { signals: [], receivers: [], stores: [] });
-  nock.cleanAll();
-  nock.enableNetConnect();
-});
-
-function rollbackConfig(url: string, overrides: Partial<RollbackConfig> = {}, events: SignalEvent[] = ['deployment.rollback_requested']): RollbackConfig {
-  return {
-    webhooks: [{ name: 'deployer', url, secret: new Secret(SECRET), headers: { 'x-team': new Secret('checkout') }, events }],
-    attemptTimeoutSeconds: 2,
-    maxAgeSeconds: 3_600,
-    initialBackoffSeconds: 1,
-    maxBackoffSeconds: 2,
-    ...overrides,
-  };
-}
-
-function rig(config: RollbackConfig, file = path.join(mkdtempSync(path.join(os.tmpdir(), 'smoke-signals-')), 'smoke.db')): Rig {
-  const store = openStore(file);
-  const metrics = countingMetrics();
-  const signals = createSignals({
-    config,
-    outbox: createOutbox(store.db),
-    store,
-    logger: pino({ level: 'silent' }),
-    metrics,
-    publicBase: () => 'https://smoke.example.com',
-    // The shortest backoff: half the base delay.
-    random: () => 0,
-  });
-  open.signals.push(signals);
-  open.stores.push(store);
-  return { store, signals, metrics, file };
-}
-
-/** A deployment judged `verdict`, announced to the signals module as the verifier would. */
-function judged(r: Rig, verdict: Verdict = FAIL, version = '1.2.0') {
-  const { deployment } = r.store.createDeployment({ service: 'shop', environment: 'canary', baseline: 'production', version, idempotencyKey: `k-${version}` });
-  r.store.finishDeployment(deployment.id, verdict);
-  const done = r.store.getDeployment(deployment.id)!;
-  r.signals.observer.deploymentFinished!(done);
-  return done;
-}
-
-async function until<T>(what: string, probe: () => T | undefined, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { StoreUnavailable } from '../errors.ts';
+import { FAIL, freshSqlite, judged, open, rig, rollbackConfig, SECRET, until } from '../testing/signals-rig.ts';
+import { startReceiver, verifyStandardWebhook } from '../testing/webhook-receiver.ts';
+import { signalReplicasContract } from './replicas-contract.ts';
 
 describe('rollback signals', () => {
   it('a fail verdict sends one signed rollback request that an independent verifier accepts', async () => {
     const receiver = await startReceiver(SECRET);
     open.receivers.push(receiver);
-    const r = rig(rollbackConfig(receiver.url));
+    const r = await rig(rollbackConfig(receiver.url));
     r.signals.start();
-    const deployment = judged(r);
+    const deployment = await judged(r);
     await until('delivery', () => (receiver.received.length === 1 ? true : undefined));
     const [got] = receiver.received;
     assert.deepEqual(got!.verification, { ok: true });
@@ -124,8 +29,8 @@ describe('rollback signals', () => {
     assert.equal(body.data.links.deployment, `https://smoke.example.com/api/v1/deployments/${deployment.id}`);
     assert.equal(body.data.links.page, `https://smoke.example.com/deployments/${deployment.id}`, 'the page a person opens');
 
-    const [signal] = await until('delivered status', () => {
-      const s = r.signals.ofDeployment(deployment.id);
+    const [signal] = await until('delivered status', async () => {
+      const s = await r.signals.ofDeployment(deployment.id);
       return s[0]?.status === 'delivered' ? s : undefined;
     });
     assert.equal(signal!.id, got!.headers['webhook-id']);
@@ -137,9 +42,9 @@ describe('rollback signals', () => {
   it('the independent verifier rejects a wrong secret and a stale timestamp', async () => {
     const receiver = await startReceiver(SECRET);
     open.receivers.push(receiver);
-    const r = rig(rollbackConfig(receiver.url));
+    const r = await rig(rollbackConfig(receiver.url));
     r.signals.start();
-    judged(r);
+    await judged(r);
     const got = await until('delivery', () => receiver.received[0]);
     const wrong = `whsec_${Buffer.from('another-secret-of-32-bytes-long!').toString('base64')}`;
     assert.deepEqual(verifyStandardWebhook(wrong, got.headers, got.body), { ok: false, reason: 'no matching signature' });
@@ -152,14 +57,14 @@ describe('rollback signals', () => {
     const receiver = await startReceiver(SECRET);
     open.receivers.push(receiver);
     receiver.script.push({ status: 500 }, { status: 503 });
-    const r = rig(rollbackConfig(receiver.url));
+    const r = await rig(rollbackConfig(receiver.url));
     r.signals.start();
-    const deployment = judged(r);
+    const deployment = await judged(r);
     await until('three attempts', () => (receiver.received.length === 3 ? true : undefined));
     const ids = new Set(receiver.received.map((x) => x.headers['webhook-id']));
     assert.equal(ids.size, 1);
     assert.ok(receiver.received.every((x) => x.verification.ok));
-    const [signal] = await until('delivered', () => (r.signals.ofDeployment(deployment.id)[0]?.status === 'delivered' ? r.signals.ofDeployment(deployment.id) : undefined));
+    const [signal] = await until('delivered', async () => { const s = await r.signals.ofDeployment(deployment.id); return s[0]?.status === 'delivered' ? s : undefined; });
     assert.deepEqual(signal!.attemptLog.map((a) => a.statusCode), [500, 503, 200]);
     // Backoff doubles: at least 0.5 s, then 1 s, between attempts (random() = 0 takes the shortest).
     assert.ok(receiver.received[1]!.at - receiver.received[0]!.at >= 450);
@@ -174,15 +79,15 @@ describe('rollback signals', () => {
       const receiver = await startReceiver(SECRET);
       open.receivers.push(receiver);
       receiver.script.push({ status });
-      const r = rig(rollbackConfig(receiver.url));
+      const r = await rig(rollbackConfig(receiver.url));
       r.signals.start();
-      const deployment = judged(r);
-      const [signal] = await until('rejected', () => (r.signals.ofDeployment(deployment.id)[0]?.status === 'rejected' ? r.signals.ofDeployment(deployment.id) : undefined));
+      const deployment = await judged(r);
+      const [signal] = await until('rejected', async () => { const s = await r.signals.ofDeployment(deployment.id); return s[0]?.status === 'rejected' ? s : undefined; });
       assert.match(signal!.lastError!, new RegExp(`HTTP ${status}`));
       await new Promise((res) => setTimeout(res, 1_500));
       assert.equal(receiver.received.length, 1);
       assert.deepEqual(r.metrics.outcomes, ['rejected']);
-      assert.equal(r.signals.list({ status: 'rejected', limit: 10 }).length, 1);
+      assert.equal((await r.signals.list({ status: 'rejected', limit: 10 })).length, 1);
     });
   }
 
@@ -190,10 +95,10 @@ describe('rollback signals', () => {
     const receiver = await startReceiver(SECRET);
     open.receivers.push(receiver);
     receiver.script.push({ status: 200, hang: true });
-    const r = rig(rollbackConfig(receiver.url, { attemptTimeoutSeconds: 1 }));
+    const r = await rig(rollbackConfig(receiver.url, { attemptTimeoutSeconds: 1 }));
     r.signals.start();
-    const deployment = judged(r);
-    const [signal] = await until('delivered after a timeout', () => (r.signals.ofDeployment(deployment.id)[0]?.status === 'delivered' ? r.signals.ofDeployment(deployment.id) : undefined));
+    const deployment = await judged(r);
+    const [signal] = await until('delivered after a timeout', async () => { const s = await r.signals.ofDeployment(deployment.id); return s[0]?.status === 'delivered' ? s : undefined; });
     assert.deepEqual(signal!.attemptLog.map((a) => a.statusClass), ['timeout', '2xx']);
     assert.match(signal!.attemptLog[0]!.error!, /no answer within 1000 ms/);
   });
@@ -205,10 +110,10 @@ describe('rollback signals', () => {
       .reply(429, 'slow down', { 'Retry-After': '2' })
       .post('/hook')
       .reply(204);
-    const r = rig(rollbackConfig('https://deployer.example.com/hook'));
+    const r = await rig(rollbackConfig('https://deployer.example.com/hook'));
     r.signals.start();
-    const deployment = judged(r);
-    const [signal] = await until('delivered', () => (r.signals.ofDeployment(deployment.id)[0]?.status === 'delivered' ? r.signals.ofDeployment(deployment.id) : undefined), 10_000);
+    const deployment = await judged(r);
+    const [signal] = await until('delivered', async () => { const s = await r.signals.ofDeployment(deployment.id); return s[0]?.status === 'delivered' ? s : undefined; }, 10_000);
     const [first, second] = signal!.attemptLog;
     assert.equal(first!.statusCode, 429);
     assert.ok(Date.parse(second!.at) - Date.parse(first!.at) >= 1_950, `retried after ${Date.parse(second!.at) - Date.parse(first!.at)} ms`);
@@ -218,49 +123,48 @@ describe('rollback signals', () => {
   it('connection errors are retried until the signal is too old, then it is dead and can be redelivered', async () => {
     nock.disableNetConnect();
     nock('https://deployer.example.com').post('/hook').times(3).replyWithError({ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' });
-    const r = rig(rollbackConfig('https://deployer.example.com/hook', { maxAgeSeconds: 2 }));
+    const r = await rig(rollbackConfig('https://deployer.example.com/hook', { maxAgeSeconds: 2 }));
     r.signals.start();
-    const deployment = judged(r);
-    const [dead] = await until('dead', () => (r.signals.ofDeployment(deployment.id)[0]?.status === 'dead' ? r.signals.ofDeployment(deployment.id) : undefined));
+    const deployment = await judged(r);
+    const [dead] = await until('dead', async () => { const s = await r.signals.ofDeployment(deployment.id); return s[0]?.status === 'dead' ? s : undefined; });
     assert.ok(dead!.attemptLog.every((a) => a.statusClass === 'network'));
     assert.match(dead!.lastError!, /not delivered within 2 s/);
     assert.deepEqual(r.metrics.outcomes, ['dead']);
 
     nock('https://deployer.example.com').post('/hook').reply(200);
-    assert.equal(r.signals.redeliver(dead!.id), true);
-    assert.equal(r.signals.redeliver(dead!.id), false, 'a pending signal is not redelivered twice');
-    const [again] = await until('redelivered', () => (r.signals.ofDeployment(deployment.id)[0]?.status === 'delivered' ? r.signals.ofDeployment(deployment.id) : undefined));
+    assert.equal(await r.signals.redeliver(dead!.id), true);
+    assert.equal(await r.signals.redeliver(dead!.id), false, 'a pending signal is not redelivered twice');
+    const [again] = await until('redelivered', async () => { const s = await r.signals.ofDeployment(deployment.id); return s[0]?.status === 'delivered' ? s : undefined; });
     assert.equal(again!.id, dead!.id);
   });
 
   it('exactly one signal per deployment, however often its verdict is announced', async () => {
     const receiver = await startReceiver(SECRET);
     open.receivers.push(receiver);
-    const r = rig(rollbackConfig(receiver.url));
+    const r = await rig(rollbackConfig(receiver.url));
     r.signals.start();
-    const deployment = judged(r);
-    r.signals.observer.deploymentFinished!(deployment);
-    r.signals.observer.deploymentFinished!(r.store.getDeployment(deployment.id)!);
+    const deployment = await judged(r);
+    await Promise.all([r.signals.observer.deploymentFinished!(deployment), r.signals.observer.deploymentFinished!((await r.store.getDeployment(deployment.id))!)]);
     await until('delivery', () => (receiver.received.length >= 1 ? true : undefined));
     await new Promise((res) => setTimeout(res, 500));
     assert.equal(receiver.received.length, 1);
-    assert.equal(r.signals.list({ limit: 10 }).length, 1);
+    assert.equal((await r.signals.list({ limit: 10 })).length, 1);
   });
 
   it('pass and inconclusive send nothing unless a webhook subscribes to them', async () => {
     const receiver = await startReceiver(SECRET);
     open.receivers.push(receiver);
-    const quiet = rig(rollbackConfig(receiver.url));
+    const quiet = await rig(rollbackConfig(receiver.url));
     quiet.signals.start();
-    judged(quiet, { kind: 'pass', reasons: ['ok'], flaky: [] }, '1.0.0');
-    judged(quiet, { kind: 'inconclusive', reasons: ['baseline broken'], cause: 'baseline' }, '1.0.1');
+    await judged(quiet, { kind: 'pass', reasons: ['ok'], flaky: [] }, '1.0.0');
+    await judged(quiet, { kind: 'inconclusive', reasons: ['baseline broken'], cause: 'baseline' }, '1.0.1');
     await new Promise((res) => setTimeout(res, 300));
     assert.equal(receiver.received.length, 0);
 
-    const chatty = rig(rollbackConfig(receiver.url, {}, ['deployment.rollback_requested', 'deployment.verified', 'deployment.inconclusive']));
+    const chatty = await rig(rollbackConfig(receiver.url, {}, ['deployment.rollback_requested', 'deployment.verified', 'deployment.inconclusive']));
     chatty.signals.start();
-    judged(chatty, { kind: 'pass', reasons: ['ok'], flaky: ['slow flow'] }, '2.0.0');
-    judged(chatty, { kind: 'inconclusive', reasons: ['baseline broken'], cause: 'baseline' }, '2.0.1');
+    await judged(chatty, { kind: 'pass', reasons: ['ok'], flaky: ['slow flow'] }, '2.0.0');
+    await judged(chatty, { kind: 'inconclusive', reasons: ['baseline broken'], cause: 'baseline' }, '2.0.1');
     await until('two events', () => (receiver.received.length === 2 ? true : undefined));
     assert.deepEqual(receiver.received.map((x) => JSON.parse(x.body).type).sort(), ['deployment.inconclusive', 'deployment.verified']);
   });
@@ -268,25 +172,24 @@ describe('rollback signals', () => {
   it('a signal pending at a crash is delivered once after the restart', async () => {
     nock.disableNetConnect();
     nock('https://deployer.example.com').post('/hook').replyWithError({ code: 'ECONNRESET', message: 'socket hang up' });
-    const first = rig(rollbackConfig('https://deployer.example.com/hook', { initialBackoffSeconds: 60, maxBackoffSeconds: 60 }));
+    const first = await rig(rollbackConfig('https://deployer.example.com/hook', { initialBackoffSeconds: 60, maxBackoffSeconds: 60 }));
     first.signals.start();
-    const deployment = judged(first);
-    await until('first attempt', () => (first.signals.ofDeployment(deployment.id)[0]?.attempts === 1 ? true : undefined));
+    const deployment = await judged(first);
+    await until('first attempt', async () => ((await first.signals.ofDeployment(deployment.id))[0]?.attempts === 1 ? true : undefined));
     // The crash: no graceful stop, the file is simply opened again by a new incarnation.
     nock.cleanAll();
     nock.enableNetConnect('127.0.0.1');
     const receiver = await startReceiver(SECRET);
     open.receivers.push(receiver);
-    const second = rig(rollbackConfig(receiver.url, { initialBackoffSeconds: 60, maxBackoffSeconds: 60 }), first.file);
-    // Its next attempt is a minute away; bring it forward as if that minute had passed.
-    second.store.db.prepare('UPDATE signals SET next_attempt_at = 0').run();
+    // Its next attempt is half a minute away: the new incarnation starts as if that had passed.
+    const second = await rig(rollbackConfig(receiver.url, { initialBackoffSeconds: 60, maxBackoffSeconds: 60 }), first.location, { now: () => Date.now() + 61_000 });
     second.signals.start();
     await until('delivery after restart', () => (receiver.received.length === 1 ? true : undefined));
     await new Promise((res) => setTimeout(res, 300));
     assert.equal(receiver.received.length, 1);
     assert.ok(receiver.received[0]!.verification.ok);
     // A third start finds it delivered and sends nothing.
-    const third = rig(rollbackConfig(receiver.url), first.file);
+    const third = await rig(rollbackConfig(receiver.url), first.location);
     third.signals.start();
     await new Promise((res) => setTimeout(res, 300));
     assert.equal(receiver.received.length, 1);
@@ -295,31 +198,42 @@ describe('rollback signals', () => {
   it('a signal the store refused to queue (read-only, full) is sent once the store writes again, without a restart', async () => {
     const receiver = await startReceiver(SECRET);
     open.receivers.push(receiver);
-    const r = rig(rollbackConfig(receiver.url));
+    let refuse = false;
+    const r = await rig(rollbackConfig(receiver.url), freshSqlite(), {
+      // The store's refusal as a read-only volume, a full disk or PostgreSQL down gives it.
+      outbox: (outbox) => ({
+        ...outbox,
+        enqueue: async (signal) => {
+          if (refuse) throw new StoreUnavailable('queue a rollback signal', { cause: Object.assign(new Error('attempt to write a readonly database'), { code: 'SQLITE_READONLY' }) });
+          return outbox.enqueue(signal);
+        },
+      }),
+    });
     r.signals.start();
-    const { deployment } = r.store.createDeployment({ service: 'shop', environment: 'canary', version: '7.0.0' });
-    r.store.finishDeployment(deployment.id, FAIL);
-    // SQLite's own refusal (SQLITE_READONLY), as a read-only volume gives it.
-    r.store.db.pragma('query_only = 1');
-    assert.doesNotThrow(() => r.signals.observer.deploymentFinished!(r.store.getDeployment(deployment.id)!));
-    assert.equal(r.signals.ofDeployment(deployment.id).length, 0);
-    r.store.db.pragma('query_only = 0');
+    const { deployment } = await r.store.createDeployment({ service: 'shop', environment: 'canary', version: '7.0.0' });
+    await r.store.finishDeployment(deployment.id, FAIL);
+    refuse = true;
+    await r.signals.observer.deploymentFinished!((await r.store.getDeployment(deployment.id))!);
+    assert.equal((await r.signals.ofDeployment(deployment.id)).length, 0);
+    refuse = false;
     await until('delivery once the store writes again', () => (receiver.received.length === 1 ? true : undefined));
     assert.equal(JSON.parse(receiver.received[0]!.body).data.deploymentId, deployment.id);
-    await until('delivered status', () => (r.signals.ofDeployment(deployment.id)[0]?.status === 'delivered' ? true : undefined));
+    await until('delivered status', async () => ((await r.signals.ofDeployment(deployment.id))[0]?.status === 'delivered' ? true : undefined));
     assert.equal(receiver.received.length, 1);
   });
 
   it('a verdict stored just before a crash, with no signal yet, is signalled at the next start', async () => {
     const receiver = await startReceiver(SECRET);
     open.receivers.push(receiver);
-    const first = rig(rollbackConfig(receiver.url));
+    const first = await rig(rollbackConfig(receiver.url));
     // Not started and the observer never called: as if the process died between the two writes.
-    const { deployment } = first.store.createDeployment({ service: 'shop', environment: 'canary', version: '9.0.0' });
-    first.store.finishDeployment(deployment.id, FAIL);
-    const second = rig(rollbackConfig(receiver.url), first.file);
+    const { deployment } = await first.store.createDeployment({ service: 'shop', environment: 'canary', version: '9.0.0' });
+    await first.store.finishDeployment(deployment.id, FAIL);
+    const second = await rig(rollbackConfig(receiver.url), first.location);
     second.signals.start();
     await until('delivery', () => (receiver.received.length === 1 ? true : undefined));
     assert.equal(JSON.parse(receiver.received[0]!.body).data.deploymentId, deployment.id);
   });
 });
+
+signalReplicasContract('sqlite', async () => freshSqlite());

@@ -1,8 +1,17 @@
-import type Database from 'better-sqlite3';
+import { sql, type Kysely } from 'kysely';
 import type { LatestFlowOutcome } from './store.ts';
+import type { Schema } from './schema.ts';
 
 const DECIDED = ['passed', 'failed', 'flaky'] as const;
 const isDecided = (outcome: string): outcome is NonNullable<LatestFlowOutcome['outcome']> => (DECIDED as readonly string[]).includes(outcome);
+
+/** One flow of an environment's newest run with results, and the runs its outcome comes from. */
+export interface FlowOutcomeSource extends LatestFlowOutcome {
+  /** The environment's newest run with results. */
+  readonly newestRun: string;
+  /** The run of the flow's newest passed/failed/flaky result, when it has one. */
+  readonly decidedRun?: string;
+}
 
 /**
  * The flows of each environment's newest run with results, each with its
@@ -14,48 +23,53 @@ const isDecided = (outcome: string): outcome is NonNullable<LatestFlowOutcome['o
  * the same index. A window over every result ever recorded took 0.3 s at
  * 50,000 results, and it grows with the history.
  */
-/** One flow of an environment's newest run with results, and the runs its outcome comes from. */
-export interface FlowOutcomeSource extends LatestFlowOutcome {
-  /** The environment's newest run with results. */
-  readonly newestRun: string;
-  /** The run of the flow's newest passed/failed/flaky result, when it has one. */
-  readonly decidedRun?: string;
-}
-
-export function createFlowOutcomeSources(db: Database.Database): () => FlowOutcomeSource[] {
-  const q = {
-    environments: db
-      .prepare(
-        `WITH RECURSIVE e(value) AS (
-           SELECT MIN(environment) FROM flow_results
-           UNION ALL SELECT (SELECT MIN(environment) FROM flow_results WHERE environment > e.value) FROM e WHERE e.value IS NOT NULL)
-         SELECT value FROM e WHERE value IS NOT NULL`,
-      )
-      .pluck(),
-    newestRun: db
-      .prepare('SELECT id FROM runs r WHERE EXISTS (SELECT 1 FROM flow_results WHERE run_id = r.id AND environment = ?) ORDER BY seq DESC LIMIT 1')
-      .pluck(),
-    flowsOfRun: db.prepare('SELECT flow, outcome FROM flow_results WHERE run_id = ? AND environment = ? ORDER BY flow'),
-    newestDecided: db.prepare(
-      `SELECT f.run_id, f.outcome FROM flow_results f JOIN runs r ON r.id = f.run_id
-       WHERE f.environment = ? AND f.flow = ? AND f.outcome IN ('passed', 'failed', 'flaky') ORDER BY r.seq DESC LIMIT 1`,
-    ),
+export function createFlowOutcomeSources(db: Kysely<Schema>): () => Promise<FlowOutcomeSource[]> {
+  const environments = async () => {
+    const { rows } = await sql<{ value: string }>`
+      WITH RECURSIVE e(value) AS (
+        SELECT MIN(environment) FROM flow_results
+        UNION ALL SELECT (SELECT MIN(environment) FROM flow_results WHERE environment > e.value) FROM e WHERE e.value IS NOT NULL)
+      SELECT value FROM e WHERE value IS NOT NULL`.execute(db);
+    return rows.map((r) => r.value);
   };
+  const newestRun = async (environment: string) =>
+    (
+      await db
+        .selectFrom('runs as r')
+        .select('r.id')
+        .where(({ exists, selectFrom }) =>
+          exists(selectFrom('flow_results').select(sql.lit(1).as('one')).whereRef('run_id', '=', 'r.id').where('environment', '=', environment)),
+        )
+        .orderBy('r.seq', 'desc')
+        .limit(1)
+        .executeTakeFirst()
+    )?.id;
+  const flowsOfRun = (runId: string, environment: string) =>
+    db.selectFrom('flow_results').select(['flow', 'outcome']).where('run_id', '=', runId).where('environment', '=', environment).orderBy('flow').execute();
+  const newestDecided = (environment: string, flow: string) =>
+    db
+      .selectFrom('flow_results as f')
+      .innerJoin('runs as r', 'r.id', 'f.run_id')
+      .select(['f.run_id', 'f.outcome'])
+      .where('f.environment', '=', environment)
+      .where('f.flow', '=', flow)
+      .where('f.outcome', 'in', DECIDED)
+      .orderBy('r.seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
 
-  return () => {
+  return async () => {
     const sources: FlowOutcomeSource[] = [];
-    for (const environment of q.environments.all() as string[]) {
-      const newestRun = q.newestRun.get(environment) as string | undefined;
-      if (newestRun === undefined) continue;
-      for (const { flow, outcome } of q.flowsOfRun.all(newestRun, environment) as { flow: string; outcome: string }[]) {
+    for (const environment of await environments()) {
+      const newest = await newestRun(environment);
+      if (newest === undefined) continue;
+      for (const { flow, outcome } of await flowsOfRun(newest, environment)) {
         // In the newest run, a decided outcome is the newest one; otherwise look further back.
-        const decided = isDecided(outcome)
-          ? { run_id: newestRun, outcome }
-          : (q.newestDecided.get(environment, flow) as { run_id: string; outcome: string } | undefined);
+        const decided = isDecided(outcome) ? { run_id: newest, outcome } : await newestDecided(environment, flow);
         sources.push(
           decided && isDecided(decided.outcome)
-            ? { environment, flow, outcome: decided.outcome, newestRun, decidedRun: decided.run_id }
-            : { environment, flow, newestRun },
+            ? { environment, flow, outcome: decided.outcome, newestRun: newest, decidedRun: decided.run_id }
+            : { environment, flow, newestRun: newest },
         );
       }
     }
@@ -64,7 +78,7 @@ export function createFlowOutcomeSources(db: Database.Database): () => FlowOutco
 }
 
 /** What `smoke_flow_success` shows: each flow's outcome without the runs it came from. */
-export function createLatestFlowOutcomes(db: Database.Database): () => LatestFlowOutcome[] {
+export function createLatestFlowOutcomes(db: Kysely<Schema>): () => Promise<LatestFlowOutcome[]> {
   const sources = createFlowOutcomeSources(db);
-  return () => sources().map(({ environment, flow, outcome }) => (outcome === undefined ? { environment, flow } : { environment, flow, outcome }));
+  return async () => (await sources()).map(({ environment, flow, outcome }) => (outcome === undefined ? { environment, flow } : { environment, flow, outcome }));
 }

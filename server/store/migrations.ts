@@ -1,6 +1,8 @@
 /**
- * Schema changes in order; the database's `user_version` says how many have
- * been applied. Append only: a released migration never changes.
+ * SQLite's schema changes in order; the database's `user_version` says how
+ * many have been applied. Append only: a released migration never changes.
+ * PostgreSQL has its own list (`postgres-migrations.ts`) that ends at the
+ * same tables and columns; a change to one is made to both.
  */
 export const MIGRATIONS: readonly string[] = [
   `
@@ -178,5 +180,23 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (schedule, slot)
   );
   CREATE INDEX tick_claims_slot ON tick_claims (slot);
+  `,
+  // Replicas claim queued runs from the store and hold them with a lease (epoch ms) they renew.
+  // A deployment has at most one queued or running run, so two replicas resuming it cannot both
+  // start one: older open runs of a deployment (possible before) are cancelled first. A run left
+  // running by the smoke before this one has no replica renewing it: its lease has run out. Rowid
+  // is gone from queries (PostgreSQL has none): deployments tie-break on id, so the index holds it.
+  `
+  ALTER TABLE runs ADD COLUMN lease_expires_at INTEGER;
+  UPDATE runs SET lease_expires_at = 0 WHERE status = 'running';
+  UPDATE runs SET status = 'cancelled', finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+    note = 'cancelled on upgrade: a newer run of its deployment was open'
+  WHERE status IN ('queued', 'running') AND deployment_id IS NOT NULL AND EXISTS (
+    SELECT 1 FROM runs newer WHERE newer.deployment_id = runs.deployment_id AND newer.status IN ('queued', 'running') AND newer.seq > runs.seq);
+  CREATE UNIQUE INDEX runs_one_open ON runs (deployment_id) WHERE status IN ('queued', 'running') AND deployment_id IS NOT NULL;
+  CREATE INDEX runs_queue ON runs ((CASE trigger WHEN 'deploy' THEN 0 WHEN 'manual' THEN 1 ELSE 2 END), seq) WHERE status = 'queued';
+  CREATE INDEX runs_lease ON runs (lease_expires_at) WHERE status = 'running';
+  DROP INDEX deployments_environment;
+  CREATE INDEX deployments_environment ON deployments (environment, created_at, id);
   `,
 ];

@@ -1,8 +1,10 @@
-import type Database from 'better-sqlite3';
-import { writing } from './faults.ts';
+import { sql, type Kysely } from 'kysely';
+import { affected, skipLocked, type Engine } from './engine.ts';
+import { reading, writing } from './faults.ts';
 import { createFlowOutcomeSources } from './flow-outcomes.ts';
-import type { TickClaims } from './ticks.ts';
-import { distinctRunValues, LAST_JUDGED, LAST_PASSED, TRIGGERS } from './scans.ts';
+import { distinctRunValues, lastJudged, TRIGGERS } from './scans.ts';
+import type { Schema } from './schema.ts';
+import { step, transaction } from './transaction.ts';
 
 /**
  * Rows no pass may prune, however old: what the metrics restore after a
@@ -16,126 +18,170 @@ export interface Kept {
 
 /** The store's retention queries. Times are ISO strings, as every time column holds them. */
 export interface StoreRetention {
-  kept(): Kept;
+  kept(): Promise<Kept>;
   /**
    * Deletes, in one transaction, up to `limit` runs that ended (or, never
    * ended, were created) before `before`, with their flow results; returns
    * their ids so the caller can remove their folders. Never an open run, a
    * run of an open deployment or a kept one.
    */
-  pruneRuns(before: string, kept: Kept, limit: number): string[];
+  pruneRuns(before: string, kept: Kept, limit: number): Promise<string[]>;
   /**
    * Deletes up to `limit` done deployments that ended before `before` and
    * that nothing points at any more (runs, signals, gate deliveries); returns
    * how many.
    */
-  pruneDeployments(before: string, kept: Kept, limit: number): number;
+  pruneDeployments(before: string, kept: Kept, limit: number): Promise<number>;
   /** Deletes up to `limit` claims of cron ticks scheduled before `before`; returns how many. */
-  pruneTickClaims(before: string, limit: number): number;
+  pruneTickClaims(before: string, limit: number): Promise<number>;
   /** Which of these run ids have a row. */
-  existingRuns(ids: readonly string[]): Set<string>;
+  existingRuns(ids: readonly string[]): Promise<Set<string>>;
 }
 
-const ENDED_RUN = `status IN ('done', 'cancelled', 'interrupted')`;
+const ENDED_RUN = ['done', 'cancelled', 'interrupted'] as const;
+/** Ids bound in one `IN (...)` list: well under both engines' limits on parameters. */
+const IDS_PER_QUERY = 500;
 
-/** The newest deployment of each environment, as `latestDeployments` picks it. */
-const KEPT_DEPLOYMENTS = `
-  SELECT id FROM deployments d WHERE rowid = (
-    SELECT rowid FROM deployments WHERE environment = d.environment ORDER BY created_at DESC, rowid DESC LIMIT 1)`;
-
-/**
- * Every other run no pass may prune: every run of each environment's newest
- * deployment (its page lists them all).
- */
-const RUNS_OF_KEPT_DEPLOYMENTS = `SELECT id FROM runs WHERE deployment_id IN (${KEPT_DEPLOYMENTS})`;
-
-
-export function createStoreRetention(db: Database.Database, ticks: Pick<TickClaims, 'prune'>): StoreRetention {
-  const q = {
-    targets: db.prepare(distinctRunValues('target')).pluck(),
-    schedules: db.prepare(distinctRunValues('schedule')).pluck(),
-    // Each through an index (runs_target, runs_judged, runs_schedule): a few rows read per target, not every run.
-    newestOfTarget: db.prepare('SELECT id FROM runs WHERE target = ? ORDER BY seq DESC LIMIT 1').pluck(),
-    lastJudged: db.prepare(LAST_JUDGED).pluck(),
-    lastPassed: db.prepare(LAST_PASSED).pluck(),
-    newestOfSchedule: db.prepare('SELECT id FROM runs WHERE schedule = ? ORDER BY seq DESC LIMIT 1').pluck(),
-    newestEndedOfSchedule: db.prepare(`SELECT id FROM runs WHERE schedule = ? AND ${ENDED_RUN} ORDER BY seq DESC LIMIT 1`).pluck(),
-    runsOfKeptDeployments: db.prepare(RUNS_OF_KEPT_DEPLOYMENTS).pluck(),
-    keptDeployments: db.prepare(KEPT_DEPLOYMENTS).pluck(),
-    // By rowid, the order runs were written in: the oldest come first and a
-    // batch stops at its limit. The deployment check is a lookup by primary
-    // key per run, not a set of every done deployment built for each batch
-    // (that made each batch cost in proportion to the whole history).
-    expiredRuns: db
-      .prepare(
-        `SELECT id FROM runs
-         WHERE ${ENDED_RUN} AND COALESCE(finished_at, created_at) < @before
-           AND id NOT IN (SELECT value FROM json_each(@kept))
-           AND NOT EXISTS (SELECT 1 FROM deployments WHERE id = runs.deployment_id AND status <> 'done')
-         ORDER BY rowid LIMIT @limit`,
-      )
-      .pluck(),
-    deleteResults: db.prepare('DELETE FROM flow_results WHERE run_id IN (SELECT value FROM json_each(?))'),
-    deleteRuns: db.prepare('DELETE FROM runs WHERE id IN (SELECT value FROM json_each(?))'),
-    expiredDeployments: db
-      .prepare(
-        `SELECT id FROM deployments d
-         WHERE status = 'done' AND COALESCE(finished_at, created_at) < @before
-           AND id NOT IN (SELECT value FROM json_each(@kept))
-           AND NOT EXISTS (SELECT 1 FROM runs WHERE deployment_id = d.id)
-           AND NOT EXISTS (SELECT 1 FROM signals WHERE deployment_id = d.id)
-           AND NOT EXISTS (SELECT 1 FROM gate_deliveries WHERE deployment_id = d.id)
-         ORDER BY rowid LIMIT @limit`,
-      )
-      .pluck(),
-    deleteDeployments: db.prepare('DELETE FROM deployments WHERE id IN (SELECT value FROM json_each(?))'),
-    existing: db.prepare('SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(?))').pluck(),
-  };
-
-  const pruneRuns = db.transaction((before: string, kept: Kept, limit: number): string[] => {
-    const ids = q.expiredRuns.all({ before, kept: JSON.stringify(kept.runs), limit }) as string[];
-    if (ids.length === 0) return ids;
-    const list = JSON.stringify(ids);
-    q.deleteResults.run(list);
-    q.deleteRuns.run(list);
-    return ids;
-  });
-
-  const pruneDeployments = db.transaction((before: string, kept: Kept, limit: number): number => {
-    const ids = q.expiredDeployments.all({ before, kept: JSON.stringify(kept.deployments), limit }) as string[];
-    return ids.length === 0 ? 0 : q.deleteDeployments.run(JSON.stringify(ids)).changes;
-  });
-
-  const flowSources = createFlowOutcomeSources(db);
-  /** What `latestFlowOutcomes` reads: each environment's newest run with results, and the run each flow's outcome comes from. */
-  const keptForFlows = () => flowSources().flatMap((source) => [source.newestRun, ...(source.decidedRun ? [source.decidedRun] : [])]);
+export function createStoreRetention(db: Kysely<Schema>, engine: Engine): StoreRetention {
+  const newestRunWhere = async (column: 'target' | 'schedule', value: string, ended = false) =>
+    (
+      await db
+        .selectFrom('runs')
+        .select('id')
+        .where(column, '=', value)
+        .$if(ended, (q) => q.where('status', 'in', ENDED_RUN))
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst()
+    )?.id;
 
   /**
    * The newest run of each target, of each target and trigger judged and
    * passed (`lastFinishedRuns`), of each schedule started and ended
    * (`lastFinishedRunOfSchedule`): what the metrics and the scheduler read
-   * back at a restart.
+   * back at a restart. Each through an index (runs_target, runs_judged,
+   * runs_schedule): a few rows read per target, not every run.
    */
-  function keptForRestart(): string[] {
+  async function keptForRestart(): Promise<string[]> {
     const runs: (string | undefined)[] = [];
-    for (const target of q.targets.all() as string[]) {
-      runs.push(q.newestOfTarget.get(target) as string | undefined);
-      for (const trigger of TRIGGERS) runs.push(q.lastJudged.get(target, trigger) as string | undefined, q.lastPassed.get(target, trigger) as string | undefined);
+    for (const target of await distinctRunValues(db, 'target')) {
+      runs.push(await newestRunWhere('target', target));
+      for (const trigger of TRIGGERS) runs.push((await lastJudged(db, target, trigger))?.id, (await lastJudged(db, target, trigger, true))?.id);
     }
-    for (const schedule of q.schedules.all() as string[]) {
-      runs.push(q.newestOfSchedule.get(schedule) as string | undefined, q.newestEndedOfSchedule.get(schedule) as string | undefined);
+    for (const schedule of await distinctRunValues(db, 'schedule')) {
+      runs.push(await newestRunWhere('schedule', schedule), await newestRunWhere('schedule', schedule, true));
     }
     return runs.filter((id): id is string => id !== undefined);
   }
 
+  /**
+   * The newest deployment of each environment, as `latestDeployments` picks
+   * it: a loose scan of deployments_environment, one lookup per environment.
+   */
+  async function keptDeployments(): Promise<string[]> {
+    const { rows } = await sql<{ id: string }>`
+      WITH RECURSIVE e(value) AS (
+        SELECT MIN(environment) FROM deployments
+        UNION ALL SELECT (SELECT MIN(environment) FROM deployments WHERE environment > e.value) FROM e WHERE e.value IS NOT NULL)
+      SELECT d.id FROM e JOIN deployments d ON d.id = (
+        SELECT id FROM deployments WHERE environment = e.value ORDER BY created_at DESC, id DESC LIMIT 1)
+      WHERE e.value IS NOT NULL`.execute(db);
+    return rows.map((r) => r.id);
+  }
+
+  /** Every run of each environment's newest deployment: its page lists them all. */
+  const runsOf = async (deployments: readonly string[]) =>
+    deployments.length === 0 ? [] : (await db.selectFrom('runs').select('id').where('deployment_id', 'in', deployments).execute()).map((r) => r.id);
+
+  const flowSources = createFlowOutcomeSources(db);
+  /** What `latestFlowOutcomes` reads: each environment's newest run with results, and the run each flow's outcome comes from. */
+  const keptForFlows = async () => (await flowSources()).flatMap((source) => [source.newestRun, ...(source.decidedRun ? [source.decidedRun] : [])]);
+
   return {
-    kept: () => ({
-      runs: [...new Set([...keptForRestart(), ...(q.runsOfKeptDeployments.all() as string[]), ...keptForFlows()])],
-      deployments: q.keptDeployments.all() as string[],
-    }),
-    pruneRuns: (before, kept, limit) => writing('prune old runs', () => pruneRuns(before, kept, limit)),
-    pruneDeployments: (before, kept, limit) => writing('prune old deployments', () => pruneDeployments(before, kept, limit)),
-    pruneTickClaims: (before, limit) => ticks.prune(before, limit),
-    existingRuns: (ids) => new Set(q.existing.all(JSON.stringify(ids)) as string[]),
+    kept: () =>
+      reading('find the rows retention keeps', async () => {
+        const deployments = await keptDeployments();
+        const runs = [...(await keptForRestart()), ...(await runsOf(deployments)), ...(await keptForFlows())];
+        return { runs: [...new Set(runs)], deployments };
+      }),
+
+    pruneRuns: (before, kept, limit) =>
+      writing('prune old runs', () =>
+        transaction(db, engine, function* (db) {
+          // In the order runs were created: the oldest come first and a batch
+          // stops at its limit. The deployment check is a lookup by primary key
+          // per run, not a set of every done deployment built for each batch
+          // (that made each batch cost in proportion to the whole history).
+          // PostgreSQL: locked, skipping runs another replica's batch holds.
+          const { rows } = yield* step(
+            db
+              .selectFrom('runs')
+              .select('id')
+              .where('status', 'in', ENDED_RUN)
+              .where((eb) => eb(eb.fn.coalesce('finished_at', 'created_at'), '<', before))
+              .$if(kept.runs.length > 0, (q) => q.where('id', 'not in', kept.runs))
+              .where(({ not, exists, selectFrom }) =>
+                not(exists(selectFrom('deployments').select('deployments.id').whereRef('deployments.id', '=', 'runs.deployment_id').where('deployments.status', '<>', 'done'))),
+              )
+              .orderBy('seq')
+              .limit(limit)
+              .$call(skipLocked(engine)),
+          );
+          const ids = rows.map((r) => r.id);
+          if (ids.length === 0) return ids;
+          yield* step(db.deleteFrom('flow_results').where('run_id', 'in', ids));
+          yield* step(db.deleteFrom('runs').where('id', 'in', ids));
+          return ids;
+        }),
+      ),
+
+    pruneDeployments: (before, kept, limit) =>
+      writing('prune old deployments', () =>
+        transaction(db, engine, function* (db) {
+          const { rows } = yield* step(
+            db
+              .selectFrom('deployments as d')
+              .select('d.id')
+              .where('d.status', '=', 'done')
+              .where((eb) => eb(eb.fn.coalesce('d.finished_at', 'd.created_at'), '<', before))
+              .$if(kept.deployments.length > 0, (q) => q.where('d.id', 'not in', kept.deployments))
+              .where(({ not, exists, selectFrom }) => not(exists(selectFrom('runs').select('runs.id').whereRef('runs.deployment_id', '=', 'd.id'))))
+              .where(({ not, exists, selectFrom }) => not(exists(selectFrom('signals').select('signals.id').whereRef('signals.deployment_id', '=', 'd.id'))))
+              .where(({ not, exists, selectFrom }) =>
+                not(exists(selectFrom('gate_deliveries').select('gate_deliveries.delivery_id').whereRef('gate_deliveries.deployment_id', '=', 'd.id'))),
+              )
+              .orderBy('d.created_at')
+              .orderBy('d.id')
+              .limit(limit)
+              .$call(skipLocked(engine)),
+          );
+          const ids = rows.map((r) => r.id);
+          if (ids.length === 0) return 0;
+          return Number((yield* step(db.deleteFrom('deployments').where('id', 'in', ids))).numAffectedRows);
+        }),
+      ),
+
+    pruneTickClaims: (before, limit) =>
+      writing('prune old tick claims', async () =>
+        affected(
+          await db
+            .deleteFrom('tick_claims')
+            // Oldest first through tick_claims_slot, a batch at a time.
+            .where(({ eb, refTuple, selectFrom }) =>
+              eb(refTuple('schedule', 'slot'), 'in', selectFrom('tick_claims').select(['schedule', 'slot']).where('slot', '<', before).orderBy('slot').limit(limit).$asTuple('schedule', 'slot')),
+            )
+            .executeTakeFirst(),
+        ),
+      ),
+
+    existingRuns: (ids) =>
+      reading('look up runs', async () => {
+        const existing = new Set<string>();
+        for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
+          const rows = await db.selectFrom('runs').select('id').where('id', 'in', ids.slice(i, i + IDS_PER_QUERY)).execute();
+          for (const { id } of rows) existing.add(id);
+        }
+        return existing;
+      }),
   };
 }

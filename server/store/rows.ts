@@ -1,7 +1,7 @@
 import type { AttemptCounts, FlowResult, Reachability, RunnerOutcome, RunTimings, Verdict } from '../verdict/types.ts';
-import type { DeploymentRecord, RunRecord, RunStatus, RunTrigger } from './records.ts';
+import type { DeploymentRecord, RunRecord, RunStatus, RunTrigger } from '../verification/records.ts';
 
-/** A row as better-sqlite3 returns it. */
+/** A row as either engine returns it (epoch-ms and counts are numbers on both: see `connection.ts`). */
 export type Row = Record<string, unknown>;
 
 export function maybe<T>(row: Row | undefined, map: (row: Row) => T): T | undefined {

@@ -42,8 +42,8 @@ export interface Received {
 export interface Receiver {
   readonly url: string;
   readonly received: Received[];
-  /** The status (and headers) to answer the next requests with, in turn; 200 when the list runs out. */
-  readonly script: { status: number; headers?: Record<string, string>; hang?: boolean }[];
+  /** The status (and headers) to answer the next requests with, in turn, after `delayMs` if given, or never (`hang`); 200 when the list runs out. */
+  readonly script: { status: number; headers?: Record<string, string>; hang?: boolean; delayMs?: number }[];
   close(): Promise<void>;
 }
 
@@ -58,7 +58,9 @@ export async function startReceiver(secret: string, port = 0): Promise<Receiver>
       received.push({ headers: req.headers, body, verification: verifyStandardWebhook(secret, req.headers, body), at: Date.now() });
       const step = script.shift() ?? { status: 200 };
       if (step.hang) return;
-      res.writeHead(step.status, { 'content-type': 'application/json', ...step.headers }).end(JSON.stringify({ status: step.status }));
+      const answer = () => res.writeHead(step.status, { 'content-type': 'application/json', ...step.headers }).end(JSON.stringify({ status: step.status }));
+      if (step.delayMs) setTimeout(answer, step.delayMs);
+      else answer();
     });
   });
   server.listen(port, '127.0.0.1');

@@ -5,7 +5,7 @@ import type { Config, EnvironmentConfig } from '../config/config.ts';
 import { describeError, ServiceFault } from '../errors.ts';
 import { checkReachable } from '../runner/reachability.ts';
 import type { Runner, RunReport } from '../runner/runner.ts';
-import type { RunRecord } from '../store/records.ts';
+import type { RunRecord } from './records.ts';
 import type { Store } from '../store/store.ts';
 import { confirmedFail, judge } from '../verdict/judge.ts';
 import type { AttemptCounts, FlowResult, Reachability, RunnerOutcome, RunTimings, Verdict } from '../verdict/types.ts';
@@ -20,7 +20,13 @@ export type StopReason =
   /** The deploy's `fail` was decided at its first confirmed regression (`runs.failFast`): the rest is not needed. */
   | { readonly kind: 'decided' }
   /** The service failed mid-run (the store refused a result): the run ends inconclusive. */
-  | { readonly kind: 'fault'; readonly error: unknown };
+  | { readonly kind: 'fault'; readonly error: unknown }
+  /**
+   * This replica lost the run's lease (it could not renew it in time, and
+   * another replica took the run back): stop, and store nothing, since the
+   * run is no longer this replica's to end.
+   */
+  | { readonly kind: 'lost' };
 
 /** A stop reason that reads well where the runner logs it. */
 export function stopReason(reason: StopReason): StopReason {
@@ -31,7 +37,9 @@ export function stopReason(reason: StopReason): StopReason {
         ? 'the service is shutting down'
         : reason.kind === 'decided'
           ? 'the verdict was decided at the first confirmed regression (runs.failFast)'
-          : describeError(reason.error);
+          : reason.kind === 'lost'
+            ? "this replica lost the run's lease; another replica verifies the deployment again"
+            : describeError(reason.error);
   return Object.assign(Object.create({ toString: () => text }) as object, reason);
 }
 
@@ -72,6 +80,12 @@ export async function execute(deps: ExecutionDeps, run: RunRecord, controller: A
   const diagnostics: string[] = [];
   const results: FlowResult[] = [];
   let report: RunReport | undefined;
+  /**
+   * Results are written one after another as the runner streams them; a
+   * result counts (judged early, announced) only once stored. The run's end
+   * waits for the last write.
+   */
+  let recording = Promise.resolve();
   /** A deploy's fail, given before the run ended: no later event turns it into anything else. */
   let decided: Extract<Verdict, { kind: 'fail' }> | undefined;
   const facts = () => ({ attempts: report?.attempts, timings: { ...report?.timings, ...timings, totalMs: since() } });
@@ -115,29 +129,36 @@ export async function execute(deps: ExecutionDeps, run: RunRecord, controller: A
           now: deps.now,
           ...(run.grep !== undefined && { grep: run.grep }),
           onResult: (result) => {
-            if (controller.signal.aborted) return;
-            try {
-              store.recordFlowResult(run.id, result);
-            } catch (err) {
-              // Called from the runner's stream: a throw here would be uncaught. Stop the run; it ends inconclusive.
-              controller.abort(stopReason({ kind: 'fault', error: err }));
-              return;
-            }
-            timings.firstFlowMs ??= since();
-            results.push(result);
-            notify('flowResult', run, result);
-            log.info(
-              { flow: result.flow, environment: result.environment, outcome: result.outcome, durationMs: result.durationMs, retries: result.retries },
-              'flow result',
-            );
-            decide();
+            recording = recording.then(async () => {
+              if (controller.signal.aborted) return;
+              try {
+                await store.recordFlowResult(run.id, result);
+              } catch (err) {
+                // The run cannot be trusted without its results: stop it; it ends inconclusive.
+                controller.abort(stopReason({ kind: 'fault', error: err }));
+                return;
+              }
+              timings.firstFlowMs ??= since();
+              results.push(result);
+              notify('flowResult', run, result);
+              log.info(
+                { flow: result.flow, environment: result.environment, outcome: result.outcome, durationMs: result.durationMs, retries: result.retries },
+                'flow result',
+              );
+              decide();
+            });
           },
         })
       : emptyReport({ kind: 'completed' });
+    await recording;
     diagnostics.push(...report.diagnostics);
 
     const stop = controller.signal.aborted ? (controller.signal.reason as StopReason) : undefined;
     if (stop?.kind === 'fault') throw stop.error;
+    if (stop?.kind === 'lost') {
+      log.warn({ reason: stop.kind, durationMs: since() }, 'run given up: its lease was lost');
+      return {};
+    }
     if (stop?.kind === 'superseded') {
       log.info({ reason: stop.kind, durationMs: since() }, 'run stopped');
       return {
@@ -182,6 +203,7 @@ export async function execute(deps: ExecutionDeps, run: RunRecord, controller: A
     log.info({ verdict: verdict.kind, reasons: verdict.reasons, durationMs: since() }, 'run finished');
     return done(run, { verdict, outcome: report.outcome, reachability, diagnostics, ...facts() }, ended(verdict, report.attempts));
   } catch (err) {
+    if ((controller.signal.reason as StopReason | undefined)?.kind === 'lost') return {};
     const error = describeError(err);
     log.error({ err: error }, 'the service failed during the run: it ends inconclusive');
     const verdict: Verdict = decided ?? { kind: 'inconclusive', cause: 'service', reasons: [`the service failed during the run, not the deploy: ${error}`] };

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { DeploymentRecord, RunRecord, RunStatus } from '../store/records.ts';
+import type { DeploymentRecord, RunRecord, RunStatus } from './records.ts';
 import type { AttemptCounts, FlowResult, Verdict } from '../verdict/types.ts';
 
 export interface RunEnded {
@@ -15,9 +15,10 @@ export interface RunEnded {
 
 /**
  * What other parts of the service (metrics, rollback signals, the scheduler)
- * learn from verifications. Every hook is optional and called synchronously
- * after the store has recorded the fact; a hook that throws is logged and
- * never disturbs the run.
+ * learn from verifications. Every hook is optional and called after the
+ * store has recorded the fact; a hook may be async (it writes to the store
+ * itself), and its promise is watched for a rejection. A hook that throws or rejects is logged and never disturbs
+ * the run, and no hook waits for another.
  */
 export interface RunObserver {
   deploymentReceived?(deployment: DeploymentRecord): void;
@@ -37,12 +38,14 @@ type Args<H extends Hook> = Parameters<NonNullable<RunObserver[H]>>;
 export function notifier(observers: readonly RunObserver[], logger: Logger) {
   return <H extends Hook>(hook: H, ...args: Args<H>): void => {
     for (const observer of observers) {
-      const fn = observer[hook] as ((...a: Args<H>) => void) | undefined;
+      const fn = observer[hook] as ((...a: Args<H>) => unknown) | undefined;
       if (!fn) continue;
+      const failed = (err: unknown) => logger.error({ err, hook }, 'a run observer failed');
       try {
-        fn.apply(observer, args);
+        const pending = fn.apply(observer, args);
+        if (pending instanceof Promise) pending.catch(failed);
       } catch (err) {
-        logger.error({ err, hook }, 'a run observer failed');
+        failed(err);
       }
     }
   };

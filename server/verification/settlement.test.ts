@@ -13,7 +13,7 @@ function fakeStore() {
   return {
     state,
     stored,
-    settle(s: Settlement) {
+    async settle(s: Settlement) {
       if (state.full) throw new StoreUnavailable('store how the verification ended', { cause: Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }) });
       stored.push(s);
       return { run: s.run !== undefined, deployment: s.deployment !== undefined };
@@ -27,21 +27,25 @@ function logCapture() {
   return { lines, logger };
 }
 
+/** Lets every write and announcement the fake store resolved at once run to its end. */
+const settled = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 const ending = (id: string): Ending => ({ run: { id, end: { status: 'done' } }, deployment: { id: `dep-${id}` } });
 
 describe('settler', () => {
-  it('stores at once when the store takes writes', () => {
+  it('stores at once when the store takes writes', async () => {
     const store = fakeStore();
     const landed: string[] = [];
     const timers = new ManualTimers();
     const settler = createSettler({ store, logger: pino({ level: 'silent' }), timers, landed: (e) => landed.push(e.run!.id), recovered: () => assert.fail('never refused') });
     settler.settle(ending('a'));
+    await settled();
     assert.deepEqual(landed, ['a']);
     assert.equal(settler.holding, false);
     assert.equal(timers.scheduled, false);
   });
 
-  it('keeps endings the store refuses, retries with doubling capped backoff, logs once per step, lands them in order once writes work', () => {
+  it('keeps endings the store refuses, retries with doubling capped backoff, logs once per step, lands them in order once writes work', async () => {
     const store = fakeStore();
     const { lines, logger } = logCapture();
     const landed: string[] = [];
@@ -51,17 +55,24 @@ describe('settler', () => {
 
     store.state.full = true;
     settler.settle(ending('a'));
+    await settled();
     settler.settle(ending('b'));
+    await settled();
     settler.refused(new Error('a run could not start'));
+    await settled();
     assert.equal(settler.holding, true);
     assert.deepEqual(landed, [], 'nobody hears of an ending before it is stored');
-    for (let i = 0; i < 4; i++) timers.fire();
+    for (let i = 0; i < 4; i++) {
+      timers.fire();
+      await settled();
+    }
     assert.deepEqual(timers.delays, [100, 200, 400, 500, 500]);
     assert.equal(lines.filter((l) => l.msg.startsWith('the store refuses writes')).length, 5, 'one line per backoff step');
     assert.equal(recovered, 0);
 
     store.state.full = false;
     timers.fire();
+    await settled();
     assert.deepEqual(landed, ['a', 'b']);
     assert.deepEqual(store.stored.map((s) => s.run!.id), ['a', 'b']);
     assert.equal(settler.holding, false);
@@ -70,39 +81,44 @@ describe('settler', () => {
     // The backoff starts over after a recovery.
     store.state.full = true;
     settler.settle(ending('c'));
+    await settled();
     assert.equal(timers.delays.at(-1), 100);
   });
 
-  it('retries at once when a write elsewhere shows the store is back', () => {
+  it('retries at once when a write elsewhere shows the store is back', async () => {
     const store = fakeStore();
     const landed: string[] = [];
     const timers = new ManualTimers();
     const settler = createSettler({ store, logger: pino({ level: 'silent' }), timers, landed: (e) => landed.push(e.run!.id), recovered: () => {} });
     store.state.full = true;
     settler.settle(ending('a'));
+    await settled();
     store.state.full = false;
     settler.wrote();
+    await settled();
     assert.deepEqual(landed, ['a']);
     assert.equal(timers.scheduled, false);
   });
 
-  it('on stop, tries once more and reports what is still not stored', () => {
+  it('on stop, tries once more and reports what is still not stored', async () => {
     const store = fakeStore();
     const timers = new ManualTimers();
     const settler = createSettler({ store, logger: pino({ level: 'silent' }), timers, landed: () => {}, recovered: () => {} });
     store.state.full = true;
     settler.settle(ending('a'));
-    assert.equal(settler.stop(), 1);
+    await settled();
+    assert.equal(await settler.stop(), 1);
     assert.equal(timers.scheduled, false, 'no retry after stop');
 
     const other = createSettler({ store, logger: pino({ level: 'silent' }), timers, landed: () => {}, recovered: () => {} });
     other.settle(ending('b'));
+    await settled();
     store.state.full = false;
-    assert.equal(other.stop(), 0);
+    assert.equal(await other.stop(), 0);
     assert.deepEqual(store.stored.map((s) => s.run!.id), ['b']);
   });
 
-  it('a failing announcement does not put a stored ending back in line', () => {
+  it('a failing announcement does not put a stored ending back in line', async () => {
     const store = fakeStore();
     const settler = createSettler({
       store,
@@ -114,7 +130,21 @@ describe('settler', () => {
       recovered: () => {},
     });
     settler.settle(ending('a'));
+    await settled();
     settler.settle(ending('b'));
+    await settled();
     assert.deepEqual(store.stored.map((s) => s.run!.id), ['a', 'b']);
+  });
+
+  it('a refusal with nothing held (a run that could not start) still lets stop() end once the store is back', async () => {
+    const store = fakeStore();
+    const timers = new ManualTimers();
+    let recovered = 0;
+    const settler = createSettler({ store, logger: pino({ level: 'silent' }), timers, landed: () => {}, recovered: () => recovered++ });
+    settler.refused(new Error('a claim could not be stored'));
+    timers.fire();
+    await settled();
+    assert.equal(recovered, 1);
+    assert.equal(await settler.stop(), 0, 'stop() resolves: no write loop is left behind');
   });
 });

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { describeError } from '../errors.ts';
-import type { RunRecord } from '../store/records.ts';
+import type { RunRecord } from './records.ts';
 import type { Settlement, Store } from '../store/store.ts';
 import type { Verdict } from '../verdict/types.ts';
 import type { RunEnded } from './observer.ts';
@@ -22,19 +22,23 @@ export interface Timers {
 export interface SettlerDeps {
   readonly store: Pick<Store, 'settle'>;
   readonly logger: Logger;
-  /** Called once an ending is stored, with which of its run and deployment were still open. */
-  readonly landed: (ending: Ending, changed: { run: boolean; deployment: boolean }) => void;
+  /**
+   * Called once an ending is stored, with which of its run and deployment
+   * were still open; the next ending waits for it, so observers hear endings
+   * in the order they were stored.
+   */
+  readonly landed: (ending: Ending, changed: { run: boolean; deployment: boolean }) => unknown;
   /** Called when the store takes writes again after refusing them: start held work. */
   readonly recovered: () => void;
   /** A write that proves the store takes writes again, when no held ending is there to prove it. */
-  readonly probe?: () => void;
+  readonly probe?: () => Promise<void>;
   readonly timers?: Timers;
   /** Retry delays while the store refuses writes, milliseconds: doubling from `firstMs` up to `maxMs`. */
   readonly backoff?: { readonly firstMs: number; readonly maxMs: number };
 }
 
 export interface Settler {
-  /** Stores the ending now or, while the store refuses writes, keeps it and retries until it lands. */
+  /** Stores the ending as soon as it can (in order) or, while the store refuses writes, keeps it and retries until it lands. */
   settle(ending: Ending): void;
   /** The store refused some other write (starting a run): hold new work and retry with backoff. */
   refused(err: unknown): void;
@@ -42,8 +46,10 @@ export interface Settler {
   wrote(): void;
   /** True while the store refuses writes: start no new run, it could not be recorded. */
   readonly holding: boolean;
-  /** Stops retrying after one last try; returns how many endings are still not stored. */
-  stop(): number;
+  /** Resolves once nothing is being written (endings may still be held for a retry). */
+  idle(): Promise<void>;
+  /** Stops retrying after one last try; resolves with how many endings are still not stored. */
+  stop(): Promise<number>;
 }
 
 export const DEFAULT_BACKOFF = { firstMs: 500, maxMs: 15_000 };
@@ -55,11 +61,12 @@ const realTimers: Timers = {
 
 /**
  * Writes how verifications end, and never loses one: when the store refuses
- * (disk full, read-only), the ending stays in memory, oldest first, and is
- * retried on a timer with backoff; nobody hears of it (no observer, no
- * waiting caller) before it is stored, so nothing shows a verdict the store
- * does not have. A stop before it lands leaves the run open in the store,
- * and the next start resumes it.
+ * (disk full, read-only, PostgreSQL down), the ending stays in memory, oldest
+ * first, and is retried on a timer with backoff; nobody hears of it (no
+ * observer, no waiting caller) before it is stored, so nothing shows a
+ * verdict the store does not have. Endings are written one at a time, in the
+ * order they came. A stop before one lands leaves the run open in the store,
+ * and it is resumed (by this replica's next start, or by another replica).
  */
 export function createSettler(deps: SettlerDeps): Settler {
   const { store, logger } = deps;
@@ -70,10 +77,12 @@ export function createSettler(deps: SettlerDeps): Settler {
   let step = 0;
   let timer: unknown;
   let stopped = false;
+  /** The one write loop in progress, if any: endings never land out of order. */
+  let writing: Promise<boolean> | undefined;
 
-  function announce(ending: Ending, changed: { run: boolean; deployment: boolean }): void {
+  async function announce(ending: Ending, changed: { run: boolean; deployment: boolean }): Promise<void> {
     try {
-      deps.landed(ending, changed);
+      await deps.landed(ending, changed);
     } catch (err) {
       // Stored already: a failure to announce it must not put it back in line.
       logger.error({ err: describeError(err) }, 'announcing a stored verification ending failed');
@@ -81,20 +90,30 @@ export function createSettler(deps: SettlerDeps): Settler {
   }
 
   /** Stores pending endings in order; false at the first refusal. */
-  function flush(): boolean {
-    while (pending.length > 0) {
-      const ending = pending[0]!;
-      let changed: { run: boolean; deployment: boolean };
-      try {
-        changed = store.settle(ending);
-      } catch (err) {
-        refused(err);
-        return false;
+  function flush(): Promise<boolean> {
+    if (writing) return writing;
+    const loop = (async () => {
+      while (pending.length > 0) {
+        const ending = pending[0]!;
+        let changed: { run: boolean; deployment: boolean };
+        try {
+          changed = await store.settle(ending);
+        } catch (err) {
+          refused(err);
+          return false;
+        }
+        pending.shift();
+        await announce(ending, changed);
       }
-      pending.shift();
-      announce(ending, changed);
-    }
-    return true;
+      return true;
+    })();
+    // Cleared only once the loop is done, and only if no newer loop replaced it
+    // (a loop with nothing to write finishes before this line would run).
+    writing = loop;
+    void loop.finally(() => {
+      if (writing === loop) writing = undefined;
+    });
+    return loop;
   }
 
   function refused(err: unknown): void {
@@ -107,14 +126,14 @@ export function createSettler(deps: SettlerDeps): Settler {
       { err: describeError(err), unstored: pending.length, retryInMs: delayMs },
       'the store refuses writes: holding new runs and retrying',
     );
-    timer = timers.set(retry, delayMs);
+    timer = timers.set(() => void retry(), delayMs);
   }
 
-  function retry(): void {
+  async function retry(): Promise<void> {
     timer = undefined;
-    if (stopped || !flush()) return;
+    if (stopped || !(await flush()) || stopped) return;
     try {
-      deps.probe?.();
+      await deps.probe?.();
     } catch (err) {
       // Still refusing: keep the backoff growing rather than restarting held work every half second.
       refused(err);
@@ -130,30 +149,34 @@ export function createSettler(deps: SettlerDeps): Settler {
     settle(ending) {
       pending.push(ending);
       // While holding, the timer keeps the order and the pace.
-      if (!holding) flush();
+      if (!holding) void flush();
     },
     refused,
     wrote() {
       if (!holding || stopped) return;
       if (timer !== undefined) timers.clear(timer);
-      retry();
+      void retry();
     },
     get holding() {
       return holding;
     },
-    stop() {
+    async idle() {
+      for (let current = writing; current; current = writing === current ? undefined : writing) await current;
+    },
+    async stop() {
       stopped = true;
       if (timer !== undefined) timers.clear(timer);
       timer = undefined;
+      await this.idle();
       try {
         while (pending.length > 0) {
           const ending = pending[0]!;
-          const changed = store.settle(ending);
+          const changed = await store.settle(ending);
           pending.shift();
-          announce(ending, changed);
+          await announce(ending, changed);
         }
       } catch {
-        // Still refused: the open run is resumed at the next start.
+        // Still refused: the open run is resumed later, by this replica or another.
       }
       return pending.length;
     },

@@ -1,14 +1,17 @@
 import { EventEmitter, once } from 'node:events';
 import type { Logger } from 'pino';
 import type { Config, EnvironmentConfig } from '../config/config.ts';
-import { IdempotencyConflict, UnknownEnvironment } from '../errors.ts';
+import { describeError, IdempotencyConflict, UnknownEnvironment } from '../errors.ts';
 import type { Runner } from '../runner/runner.ts';
-import type { DeploymentRecord, RunRecord, RunTrigger, RunWithResults } from '../store/records.ts';
+import type { DeploymentRecord, RunRecord, RunTrigger, RunWithResults } from './records.ts';
 import type { Store } from '../store/store.ts';
 import type { Verdict } from '../verdict/types.ts';
 import { execute, stopReason } from './execution.ts';
 import { notifier, type RunObserver } from './observer.ts';
-import { createSettler, type SettlerDeps } from './settlement.ts';
+import { createClaimLoop } from './claims.ts';
+import { createLeaseKeeper } from './leases.ts';
+import { createRecovery } from './recovery.ts';
+import { createSettler, type Ending, type SettlerDeps } from './settlement.ts';
 
 export interface DeployRequest {
   readonly environment: string;
@@ -29,17 +32,21 @@ export interface RunRequest {
 
 export interface Verifier {
   /** Records the deploy and queues its verification; a known key returns the deployment it started. */
-  submit(request: DeployRequest): { deployment: DeploymentRecord; created: boolean };
+  submit(request: DeployRequest): Promise<{ deployment: DeploymentRecord; created: boolean }>;
   /**
    * Queues a run that is not a deploy (scheduled, by hand): judged the same
    * way, but behind every deploy in the queue. `finished` resolves when it
    * ends, however it ends.
    */
-  submitRun(request: RunRequest): { run: RunRecord; finished: Promise<RunWithResults> };
-  /** Resolves with the deployment once it is done, or as it stands when `timeoutMs` runs out or `signal` aborts. */
-  waitUntilDone(id: string, timeoutMs: number, signal?: AbortSignal): Promise<DeploymentRecord>;
+  submitRun(request: RunRequest): Promise<{ run: RunRecord; finished: Promise<RunWithResults> }>;
+  /**
+   * Resolves with the deployment once it is done, or as it stands when
+   * `timeoutMs` runs out or `signal` aborts; undefined for an unknown id.
+   * Works for a deployment another replica verifies (it watches the store).
+   */
+  waitUntilDone(id: string, timeoutMs: number, signal?: AbortSignal): Promise<DeploymentRecord | undefined>;
   /** Settles what an earlier incarnation left open, then starts queued work. Call once, before serving. */
-  recover(): void;
+  recover(): Promise<void>;
   /** Stops taking work and cancels running verifications, leaving them to resume at the next start. */
   shutdown(): Promise<void>;
   readonly activeRuns: number;
@@ -55,10 +62,12 @@ export interface VerifierDeps {
   readonly now?: () => number;
   /** How endings the store refused are retried; real timers by default. */
   readonly retry?: Pick<SettlerDeps, 'timers' | 'backoff'>;
+  /** How often waiters and the claim loop look at the store for what other replicas did, milliseconds. */
+  readonly pollMs?: number;
 }
 
-/** Deploys go first: a verdict someone waits on beats a routine check. */
-const PRIORITY: Record<RunTrigger, number> = { deploy: 0, manual: 1, schedule: 2 };
+/** How often a waiter re-reads what it waits for, in case another replica ends it. */
+const WAIT_POLL_MS = 500;
 
 interface Active {
   readonly controller: AbortController;
@@ -66,13 +75,20 @@ interface Active {
   readonly done: Promise<void>;
 }
 
+/**
+ * Verifies deploys and runs checks, as one of any number of replicas sharing
+ * the store: work is queued in the store and claimed by whichever replica has
+ * a free slot (`claims.ts`), held by a renewed lease (`leases.ts`), and taken
+ * over when its replica dies (`recovery.ts`). Waiting callers and observers
+ * hear of an ending only once the store has it.
+ */
 export function createVerifier(deps: VerifierDeps): Verifier {
   const { config, store, runner, logger } = deps;
   const now = deps.now ?? Date.now;
+  const pollMs = deps.pollMs ?? WAIT_POLL_MS;
   const notify = notifier(deps.observers ?? [], logger);
   const events = new EventEmitter();
   events.setMaxListeners(0);
-  const queue: RunRecord[] = [];
   const active = new Map<string, Active>();
   let stopping = false;
 
@@ -80,52 +96,68 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     store,
     logger,
     ...deps.retry,
-    landed(ending, changed) {
+    async landed(ending, changed) {
       if (ending.record && ending.given && changed.deployment) notify('verdictGiven', ending.record, ending.given);
       if (ending.record && ending.ended && changed.run) notify('runFinished', ending.record, ending.ended);
       if (ending.run) events.emit(`run:${ending.run.id}`);
-      if (ending.deployment) {
-        const deployment = changed.deployment ? store.getDeployment(ending.deployment.id) : undefined;
+      if (!ending.deployment) return;
+      const id = ending.deployment.id;
+      try {
+        const deployment = changed.deployment ? await store.getDeployment(id) : undefined;
         if (deployment) notify('deploymentFinished', deployment);
-        events.emit(`done:${ending.deployment.id}`);
+      } catch (err) {
+        logger.warn({ err: describeError(err), deploymentId: id }, 'could not read the finished deployment back to announce it');
+      } finally {
+        events.emit(`done:${id}`);
       }
     },
-    recovered: () => pump(),
+    recovered: () => claims.wake(),
     probe: () => store.probeWrite(),
   });
 
-  /** Behind every queued run of the same or higher priority, ahead of the rest. */
-  function enqueue(run: RunRecord): void {
-    const at = queue.findIndex((queued) => PRIORITY[queued.trigger] > PRIORITY[run.trigger]);
-    if (at === -1) queue.push(run);
-    else queue.splice(at, 0, run);
-  }
+  const claims = createClaimLoop({
+    store,
+    replica: config.server.instanceId,
+    leaseMs: config.runs.leaseSeconds * 1000,
+    freeSlots: () => (stopping ? 0 : config.runs.concurrency - active.size),
+    holding: () => settler.holding,
+    refused: (err) => settler.refused(err),
+    start: startRun,
+    logger,
+    ...(deps.pollMs !== undefined && { pollMs: deps.pollMs }),
+  });
+  const leases = createLeaseKeeper({
+    store,
+    replica: config.server.instanceId,
+    leaseMs: config.runs.leaseSeconds * 1000,
+    held: () => [...active].map(([runId, a]) => ({ runId, controller: a.controller })),
+    logger,
+  });
+  const recovery = createRecovery({ config, store, settler, logger, queued: () => claims.wake() });
 
-  /** Starts queued runs while there are free slots and the store takes writes. */
-  function pump(): void {
-    while (!stopping && !settler.holding && active.size < config.runs.concurrency && queue.length > 0) {
-      const run = queue.shift()!;
-      try {
-        // Claimed by this replica: its name goes on the run (`replica`) for the API and pages.
-        store.markRunRunning(run.id, config.server.instanceId);
-      } catch (err) {
-        // Nothing started: the run waits at the head of the queue until the store takes writes again.
-        queue.unshift(run);
-        settler.refused(err);
-        return;
-      }
-      const controller = new AbortController();
-      const log = logger.child({ runId: run.id, deploymentId: run.deploymentId, target: run.target });
+  /** Runs a run this replica claimed; registered at once so the claim loop counts its slot. */
+  function startRun(run: RunRecord): void {
+    const controller = new AbortController();
+    const log = logger.child({ runId: run.id, deploymentId: run.deploymentId, target: run.target });
+    const done = (async (): Promise<Ending> => {
+      // Claimed just as a newer deploy superseded it elsewhere: nothing to verify.
+      const deployment = run.deploymentId ? await store.getDeployment(run.deploymentId) : undefined;
+      if (deployment?.status === 'done') return { run: { id: run.id, end: { status: 'cancelled', note: 'its deployment was already done' } } };
       log.info({ environments: run.environments, trigger: run.trigger, schedule: run.schedule }, 'run started');
       notify('runStarted', run);
-      const done = execute({ config, store, runner, notify, now, decide }, run, controller, log)
-        .then((ending) => settler.settle(ending))
-        .finally(() => {
-          active.delete(run.id);
-          pump();
-        });
-      active.set(run.id, { controller, deploymentId: run.deploymentId, done });
-    }
+      return execute({ config, store, runner, notify, now, decide }, run, controller, log);
+    })()
+      .catch((err: unknown): Ending => {
+        // Only the deployment read can get here (execute never throws): the run stays claimed and its lease lapses.
+        log.error({ err: describeError(err) }, 'could not start the claimed run');
+        return {};
+      })
+      .then((ending) => settler.settle(ending))
+      .finally(() => {
+        active.delete(run.id);
+        claims.wake();
+      });
+    active.set(run.id, { controller, deploymentId: run.deploymentId, done });
   }
 
   /** A deploy's verdict given while its run goes on: stored (or held) and announced like any ending. */
@@ -133,37 +165,29 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     if (run.deploymentId) settler.settle({ record: run, given: verdict, deployment: { id: run.deploymentId, verdict } });
   }
 
-  function finishDeployment(id: string, supersededBy: string): void {
-    settler.settle({ deployment: { id, supersededBy } });
-  }
-
-  /** Cancels every open deployment of the environment except `keep`. */
-  function supersedeOlder(environmentName: string, keep: string): void {
-    for (const older of store.openDeployments()) {
-      if (older.environment !== environmentName || older.id === keep) continue;
-      logger.info({ deploymentId: older.id, supersededBy: keep }, 'deployment superseded');
-      const running = [...active.entries()].find(([, a]) => a.deploymentId === older.id);
+  /**
+   * Cancels every open deployment of the environment created before `keep`,
+   * wherever it runs: here by aborting its run, on another replica through
+   * the store (its lease renewal sees the deployment done within seconds).
+   * Newer ones are left alone: two deploys racing on two replicas must not
+   * cancel each other.
+   */
+  async function supersedeOlder(keep: DeploymentRecord): Promise<void> {
+    for (const older of await store.openDeployments()) {
+      if (older.environment !== keep.environment || older.id === keep.id || !isBefore(older, keep)) continue;
+      logger.info({ deploymentId: older.id, supersededBy: keep.id }, 'deployment superseded');
+      const running = [...active.values()].find((a) => a.deploymentId === older.id);
       if (running) {
-        running[1].controller.abort(stopReason({ kind: 'superseded', by: keep }));
+        running.controller.abort(stopReason({ kind: 'superseded', by: keep.id }));
         continue;
       }
-      const queued = queue.filter((q) => q.deploymentId === older.id);
-      for (const run of queued) queue.splice(queue.indexOf(run), 1);
-      // Queued runs never started, so observers hear only of the deployment.
-      for (const run of queued) settler.settle({ run: { id: run.id, end: { status: 'cancelled', note: `superseded by deployment ${keep}` } } });
-      finishDeployment(older.id, keep);
+      const open = (await store.runsOfDeployment(older.id)).find((r) => r.status === 'queued' || r.status === 'running');
+      // One transaction: the deployment is never seen open without a run (a sweeper would resume it).
+      settler.settle({
+        ...(open && { run: { id: open.id, end: { status: 'cancelled', note: `superseded by deployment ${keep.id}` } } }),
+        deployment: { id: older.id, supersededBy: keep.id },
+      });
     }
-  }
-
-  function resume(deployment: DeploymentRecord, runs: RunRecord[]): void {
-    const interrupted = runs.filter((r) => r.status === 'interrupted').length;
-    if (interrupted > config.runs.resumeAttempts) {
-      const reasons = [`the verification was interrupted ${interrupted} times (the service crashed or was restarted) and was not run again`];
-      settler.settle({ deployment: { id: deployment.id, verdict: { kind: 'inconclusive', cause: 'service', reasons } } });
-      return;
-    }
-    const environments = deployment.baseline ? [deployment.environment, deployment.baseline] : [deployment.environment];
-    enqueue(store.createRun({ deploymentId: deployment.id, trigger: 'deploy', target: deployment.environment, environments }));
   }
 
   /** The environment a request names; a `Map` lookup, so no name reaches Object.prototype. */
@@ -174,23 +198,41 @@ export function createVerifier(deps: VerifierDeps): Verifier {
   }
 
   /** A write through the store: if the store had been refusing, it is back. */
-  function recorded<T>(write: () => T): T {
-    const result = write();
+  async function recorded<T>(write: () => Promise<T>): Promise<T> {
+    const result = await write();
     settler.wrote();
     return result;
   }
 
+  /** Resolves when `isDone` holds for what `read` returns, `event` fires here, or time runs out; with the last read. */
+  async function watch<T>(read: () => Promise<T | undefined>, isDone: (value: T) => boolean, event: string, timeoutMs: number, signal?: AbortSignal): Promise<T | undefined> {
+    const deadline = now() + timeoutMs;
+    let current = await read();
+    while (current !== undefined && !isDone(current) && !signal?.aborted && now() < deadline) {
+      const wait = AbortSignal.any([AbortSignal.timeout(Math.min(pollMs, Math.max(1, deadline - now()))), ...(signal ? [signal] : [])]);
+      try {
+        await once(events, event, { signal: wait });
+      } catch {
+        // Polled: another replica may have ended it; or timed out, or the caller went away.
+      }
+      current = (await read()) ?? current;
+    }
+    return current;
+  }
+
   return {
-    submit(request) {
+    async submit(request) {
       const env = requested(request.environment);
       const service = request.service ?? config.service;
-      const { deployment, run, created } = recorded(() => store.createDeployment({
-        ...(request.deploymentId !== undefined && { idempotencyKey: request.deploymentId }),
-        service,
-        environment: env.name,
-        ...(env.baseline !== undefined && { baseline: env.baseline }),
-        version: request.version,
-      }));
+      const { deployment, created } = await recorded(() =>
+        store.createDeployment({
+          ...(request.deploymentId !== undefined && { idempotencyKey: request.deploymentId }),
+          service,
+          environment: env.name,
+          ...(env.baseline !== undefined && { baseline: env.baseline }),
+          version: request.version,
+        }),
+      );
       if (!created) {
         if (deployment.environment !== env.name || deployment.version !== request.version || deployment.service !== service) {
           throw new IdempotencyConflict(
@@ -201,83 +243,55 @@ export function createVerifier(deps: VerifierDeps): Verifier {
       }
       logger.info({ deploymentId: deployment.id, environment: env.name, version: request.version, service }, 'deployment received');
       notify('deploymentReceived', deployment);
-      supersedeOlder(env.name, deployment.id);
-      if (run) enqueue(run);
-      pump();
+      await supersedeOlder(deployment);
+      claims.wake();
       return { deployment, created };
     },
 
-    submitRun(request) {
+    async submitRun(request) {
       const env = requested(request.environment);
       const environments = env.baseline ? [env.name, env.baseline] : [env.name];
-      const run = recorded(() =>
-        store.createRun({
+      const run = await recorded(async () => {
+        const created = await store.createRun({
           trigger: request.trigger,
           target: env.name,
           environments,
           ...(request.schedule !== undefined && { schedule: request.schedule }),
           ...(request.grep !== undefined && { grep: request.grep }),
-        }),
+        });
+        // Only a deployment's run can conflict with another open run.
+        if (!created) throw new Error('the store refused a run that belongs to no deployment');
+        return created;
+      });
+      claims.wake();
+      const finished = watch(() => store.getRun(run.id), (r) => r.status !== 'queued' && r.status !== 'running', `run:${run.id}`, Number.MAX_SAFE_INTEGER).then(
+        (r) => r!,
       );
-      const finished = once(events, `run:${run.id}`).then(() => store.getRun(run.id)!);
-      enqueue(run);
-      pump();
       return { run, finished };
     },
 
-    async waitUntilDone(id, timeoutMs, signal) {
-      const current = store.getDeployment(id);
-      if (!current || current.status === 'done' || timeoutMs <= 0) return current!;
-      const timeout = AbortSignal.timeout(timeoutMs);
-      try {
-        await once(events, `done:${id}`, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
-      } catch {
-        // Timed out or the client went away: answer with the deployment as it stands.
-      }
-      return store.getDeployment(id)!;
+    waitUntilDone(id, timeoutMs, signal) {
+      return watch(() => store.getDeployment(id), (d) => d.status === 'done', `done:${id}`, Math.max(0, timeoutMs), signal);
     },
 
-    recover() {
+    async recover() {
       const killed = runner.sweep();
       if (killed > 0) logger.warn({ killed }, 'killed runner processes left by an earlier start');
-      for (const run of store.openRuns()) {
-        if (run.status === 'running') {
-          store.finishRun(run.id, {
-            status: 'interrupted',
-            note: 'the service stopped while this run was in progress (crash, kill -9 or restart)',
-          });
-          logger.warn({ runId: run.id, deploymentId: run.deploymentId }, 'run was interrupted by a stop of the service');
-        } else if (!run.deploymentId) {
-          // A routine check is not worth resuming: its schedule comes round again.
-          store.finishRun(run.id, { status: 'cancelled', note: 'the service restarted before this run began' });
-        } else if (store.getDeployment(run.deploymentId)?.status !== 'done') {
-          enqueue(run);
-        } else store.finishRun(run.id, { status: 'cancelled', note: 'its deployment was already done' });
-      }
-      const open = store.openDeployments();
-      const newestPerEnvironment = new Map(open.map((d) => [d.environment, d.id]));
-      for (const deployment of open) {
-        const newest = newestPerEnvironment.get(deployment.environment)!;
-        if (newest !== deployment.id) {
-          for (const r of queue.filter((q) => q.deploymentId === deployment.id)) {
-            queue.splice(queue.indexOf(r), 1);
-            store.finishRun(r.id, { status: 'cancelled', note: `superseded by deployment ${newest}` });
-          }
-          finishDeployment(deployment.id, newest);
-          continue;
-        }
-        if (queue.some((q) => q.deploymentId === deployment.id)) continue;
-        resume(deployment, store.runsOfDeployment(deployment.id));
-      }
-      pump();
+      await recovery.atStart();
+      claims.start();
+      leases.start();
+      recovery.start();
     },
 
     async shutdown() {
       stopping = true;
+      await claims.stop();
+      await recovery.stop();
       for (const [, a] of active) a.controller.abort(stopReason({ kind: 'shutdown' }));
       await Promise.all([...active.values()].map((a) => a.done));
-      const unstored = settler.stop();
-      if (unstored > 0) logger.warn({ unstored }, 'the store still refuses writes: runs left open are resumed at the next start');
+      await leases.stop();
+      const unstored = await settler.stop();
+      if (unstored > 0) logger.warn({ unstored }, 'the store still refuses writes: runs left open are taken over once their lease runs out');
     },
 
     get activeRuns() {
@@ -286,3 +300,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
   };
 }
 
+/** Creation order across replicas: time first, the sortable id on a tie. */
+function isBefore(a: DeploymentRecord, b: DeploymentRecord): boolean {
+  return a.createdAt < b.createdAt || (a.createdAt === b.createdAt && a.id < b.id);
+}
