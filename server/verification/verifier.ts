@@ -181,10 +181,12 @@ export function createVerifier(deps: VerifierDeps): Verifier {
         running.controller.abort(stopReason({ kind: 'superseded', by: keep.id }));
         continue;
       }
-      const open = (await store.runsOfDeployment(older.id)).find((r) => r.status === 'queued' || r.status === 'running');
-      // One transaction: the deployment is never seen open without a run (a sweeper would resume it).
+      // A queued run is cancelled with its deployment, in one transaction, so the deployment is never
+      // seen open without a run (a sweeper would resume it). A run going on elsewhere is left to its
+      // replica, which sees the deployment done at its next lease renewal and ends the run itself.
+      const queued = (await store.runsOfDeployment(older.id)).find((r) => r.status === 'queued');
       settler.settle({
-        ...(open && { run: { id: open.id, end: { status: 'cancelled', note: `superseded by deployment ${keep.id}` } } }),
+        ...(queued && { run: { id: queued.id, end: { status: 'cancelled', note: `superseded by deployment ${keep.id}` } } }),
         deployment: { id: older.id, supersededBy: keep.id },
       });
     }
