@@ -54,7 +54,11 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
   );
 
   const registry = createRegistry();
-  const store = await openStore(storeLocation(config));
+  const storeLogger = logger.child({ subsystem: 'store' });
+  const store = await openStore(storeLocation(config), {
+    // An idle pooled connection the server dropped (a restart, a failover): the pool opens a new one when needed.
+    onConnectionError: (err) => storeLogger.warn({ err: err.message }, 'a PostgreSQL connection was closed by the server; the pool reconnects'),
+  });
   logger.info({ store: store.kind, location: store.location }, 'store opened');
   const tmpRoot = tmpRootFor(config);
   // Launched on the first run, after the runner's start-up sweep has cleared what a crash left.
