@@ -6,10 +6,9 @@ import type { Registry } from 'prom-client';
 import { REPO } from '../demo/demo-stack.ts';
 import { loadConfig, type Config } from '../server/config/config.ts';
 import { createGates } from '../server/gates/gates.ts';
-import { createGateMetrics } from '../server/gates/metrics.ts';
 import { createApp } from '../server/http/app.ts';
+import { appDeps } from '../server/http/app-deps.ts';
 import { createSignalMetrics } from '../server/metrics/signal-metrics.ts';
-import { createBrowserProbe } from '../server/runner/browser-probe.ts';
 import { createScheduler } from '../server/scheduler/scheduler.ts';
 import { createSignals } from '../server/signals/signals.ts';
 import type { Store } from '../server/store/store.ts';
@@ -46,7 +45,7 @@ schedules:
   return loadConfig(file);
 }
 
-export interface AppParts {
+export interface BenchParts {
   readonly config: Config;
   readonly store: Store;
   readonly registry: Registry;
@@ -58,22 +57,13 @@ export interface AppParts {
  * (one process, one connection); only the runner is a stand-in, as nothing
  * here runs flows, and the scheduler is never started.
  */
-export function buildApp({ config, store, registry, logger }: AppParts): express.Express {
+export function buildApp({ config, store, registry, logger }: BenchParts): express.Express {
   const runner = { run: () => Promise.reject(new Error('no flows run in the retention benchmark')), sweep: () => 0 };
   const signals = createSignals({ config: config.rollback, outbox: store.outbox, store, metrics: createSignalMetrics(registry), logger, publicBase: () => 'http://127.0.0.1' });
   const verifier = createVerifier({ config, store, runner, observers: [signals.observer], logger });
   const scheduler = createScheduler({ schedules: config.schedules, verifier, store, registry, logger });
   const gates = createGates({ config: config.gates, environments: [...config.environments.keys()], verifier, store, deliveries: store.gateDeliveries, logger });
-  return createApp({
-    config,
-    store,
-    verifier,
-    scheduler,
-    signals,
-    gates: { gates, metrics: createGateMetrics(registry) },
-    browser: createBrowserProbe({ kind: 'missing', tried: [] }),
-    readiness: { accepting: () => true },
-    logger,
-    metrics: registry,
-  });
+  return createApp(
+    appDeps({ config, store, verifier, scheduler, signals, gates, browser: { kind: 'missing', tried: [] }, readiness: { accepting: () => true }, logger, registry }),
+  );
 }

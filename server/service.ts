@@ -6,8 +6,8 @@ import type { Logger } from 'pino';
 import type { Config } from './config/config.ts';
 import { createGitHubStatuses } from './gates/github-statuses.ts';
 import { createGates } from './gates/gates.ts';
-import { createGateMetrics } from './gates/metrics.ts';
 import { createApp } from './http/app.ts';
+import { appDeps } from './http/app-deps.ts';
 import { answerClientError } from './http/client-error.ts';
 import { createMetricsObserver } from './metrics/observer.ts';
 import { createRegistry } from './metrics/registry.ts';
@@ -15,7 +15,6 @@ import { createSignalMetrics } from './metrics/signal-metrics.ts';
 import { createStorageMetrics } from './metrics/storage-metrics.ts';
 import { createPruner } from './retention/pruner.ts';
 import { chooseBrowser, type BrowserChoice } from './runner/browser.ts';
-import { createBrowserProbe } from './runner/browser-probe.ts';
 import { createWarmBrowser } from './runner/browser-server.ts';
 import { createReports } from './runner/html-report.ts';
 import { createRunner } from './runner/runner.ts';
@@ -75,14 +74,12 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
     startAhead: config.runs.warmRunner,
   });
   let url = '';
-  const outbox = store.outbox;
   const metricsLogger = logger.child({ subsystem: 'metrics' });
-  const deliveries = store.gateDeliveries;
   const signals = createSignals({
     config: config.rollback,
-    outbox,
+    outbox: store.outbox,
     store,
-    metrics: createSignalMetrics(registry, { pendingCount: () => outbox.pendingCount(), logger: metricsLogger }),
+    metrics: createSignalMetrics(registry, { pendingCount: () => store.outbox.pendingCount(), logger: metricsLogger }),
     logger: logger.child({ subsystem: 'signals' }),
     publicBase: () => config.server.publicUrl ?? url,
   });
@@ -124,7 +121,7 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
     environments: [...config.environments.keys()],
     verifier,
     store,
-    deliveries,
+    deliveries: store.gateDeliveries,
     githubStatuses,
     logger: logger.child({ subsystem: 'gates' }),
   });
@@ -133,19 +130,21 @@ export async function run(config: Config, options: RunOptions): Promise<Service>
   const reports = createReports({ artifactsDir: config.storage.artifacts, suite: config.suite, logger: logger.child({ subsystem: 'reports' }) });
 
   let accepting = true;
-  const app = createApp({
-    config,
-    store,
-    verifier,
-    scheduler,
-    signals,
-    gates: { gates, metrics: createGateMetrics(registry) },
-    browser: createBrowserProbe(browser),
-    readiness: { accepting: () => accepting },
-    logger: logger.child({ subsystem: 'http' }),
-    metrics: registry,
-    reports,
-  });
+  const app = createApp(
+    appDeps({
+      config,
+      store,
+      verifier,
+      scheduler,
+      signals,
+      gates,
+      browser,
+      readiness: { accepting: () => accepting },
+      logger: logger.child({ subsystem: 'http' }),
+      registry,
+      reports,
+    }),
+  );
   const server = await listen(app, config.server.host, config.server.port);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;

@@ -148,14 +148,15 @@ export function createGates(deps: GatesDeps): Gates {
        */
       const seen = await deliveries.seen('github', deliveryId);
       if (seen) {
+        const to = linksFrom(base);
         return {
           status: 200,
           body: {
             message: `delivery ${deliveryId} was already handled: nothing started`,
             duplicate: true,
             deploymentId: seen.deploymentId,
-            link: linksFrom(base).api.deployment(seen.deploymentId),
-            page: linksFrom(base).page.deployment(seen.deploymentId),
+            link: to.api.deployment(seen.deploymentId),
+            page: to.page.deployment(seen.deploymentId),
           },
         };
       }

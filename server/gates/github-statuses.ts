@@ -6,7 +6,7 @@ import type { DeploymentRecord } from '../verification/records.ts';
 import type { Store } from '../store/store.ts';
 import type { RunObserver } from '../verification/observer.ts';
 import type { Timers } from '../verification/settlement.ts';
-import { createClaimLoop, realTimers } from '../signals/claim-loop.ts';
+import { createClaimLoop, drainClaims, realTimers } from '../signals/claim-loop.ts';
 import { STATUS_KINDS, type GitHubStatusConfig } from './config.ts';
 import { deploymentStatus, postStatus, verdictStatus, type PostOutcome, type StatusUpdate } from './github-status.ts';
 import { describeTarget, postsPending, refusalHint, STATUS_KIND_INFO, statusRequest, type StatusTarget } from './github-status-kinds.ts';
@@ -133,14 +133,8 @@ export function createGitHubStatuses(deps: GitHubStatusesDeps): GitHubStatuses {
     ...(deps.pollMs !== undefined && { pollMs: deps.pollMs }),
   });
 
-  async function sweep(config: GitHubStatusConfig): Promise<void> {
-    while (!stopped) {
-      const due = await queue.claimDue(now(), BATCH, LEASE_MS);
-      if (due.length === 0) return;
-      const settled = await Promise.allSettled(due.map((row) => attempt(config, row)));
-      const refused = settled.find((s) => s.status === 'rejected');
-      if (refused) throw refused.reason;
-    }
+  function sweep(config: GitHubStatusConfig): Promise<void> {
+    return drainClaims(() => queue.claimDue(now(), BATCH, LEASE_MS), (row) => attempt(config, row), () => stopped);
   }
 
   async function attempt(config: GitHubStatusConfig, row: QueuedStatus): Promise<void> {

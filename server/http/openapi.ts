@@ -32,7 +32,7 @@ type SameShape = z.output<typeof errorSchema> extends ErrorBody ? (ErrorBody ext
 const sameShape: SameShape = true;
 void sameShape;
 
-export const openapiDocs: readonly RouteDoc[] = [
+const openapiDocs: readonly RouteDoc[] = [
   {
     method: 'get',
     path: '/',
@@ -60,7 +60,7 @@ type Tag = (typeof TAGS)[number]['name'];
  * Where each router's docs are mounted, as `app.ts` mounts the routers; the
  * route-coverage test walks the real app and fails when the two disagree.
  */
-export const MOUNTED_DOCS: readonly (MountedDocs & { tag: Tag })[] = [
+const MOUNTED_DOCS: readonly (MountedDocs & { tag: Tag })[] = [
   { mount: '/api/v1/deployments', tag: 'deployments', routes: deploymentDocs },
   { mount: '/api/v1/runs', tag: 'runs', routes: runDocs },
   { mount: '/api/v1/schedules', tag: 'schedules', routes: scheduleDocs },

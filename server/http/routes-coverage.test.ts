@@ -9,16 +9,15 @@ import type express from 'express';
 import pino from 'pino';
 import { loadConfig } from '../config/config.ts';
 import { createGates } from '../gates/gates.ts';
-import { createGateMetrics } from '../gates/metrics.ts';
 import { workspace, type Workspace } from '../integration/harness.ts';
 import { createRegistry } from '../metrics/registry.ts';
 import { createSignalMetrics } from '../metrics/signal-metrics.ts';
-import { createBrowserProbe } from '../runner/browser-probe.ts';
 import { createScheduler } from '../scheduler/scheduler.ts';
 import { createSignals } from '../signals/signals.ts';
 import { openStore, type Store } from '../store/store.ts';
 import { createVerifier, type Verifier } from '../verification/verifier.ts';
 import { createApp } from './app.ts';
+import { appDeps } from './app-deps.ts';
 import { openapiDocument } from './openapi.ts';
 
 const TOKEN = 'coverage-test-token-0123456789';
@@ -40,18 +39,9 @@ async function buildApp(ws: Workspace): Promise<{ app: express.Express; store: S
   const verifier = createVerifier({ config, store, runner, observers: [signals.observer], logger });
   const scheduler = createScheduler({ schedules: config.schedules, verifier, store, registry, logger });
   const gates = createGates({ config: config.gates, environments: [...config.environments.keys()], verifier, store, deliveries: store.gateDeliveries, logger });
-  const app = createApp({
-    config,
-    store,
-    verifier,
-    scheduler,
-    signals,
-    gates: { gates, metrics: createGateMetrics(registry) },
-    browser: createBrowserProbe({ kind: 'missing', tried: [] }),
-    readiness: { accepting: () => true },
-    logger,
-    metrics: registry,
-  });
+  const app = createApp(
+    appDeps({ config, store, verifier, scheduler, signals, gates, browser: { kind: 'missing', tried: [] }, readiness: { accepting: () => true }, logger, registry }),
+  );
   return { app, store, verifier };
 }
 

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { linksFrom } from '../links.ts';
+import { linksFrom, type Links } from '../links.ts';
 import type { DeploymentRecord, RunRecord, RunWithResults } from '../verification/records.ts';
 import type { AttemptCounts, FlowResult, Verdict } from '../verdict/types.ts';
 
@@ -74,7 +74,7 @@ export function runView(base: string, run: RunWithResults) {
   for (const name of run.environments) {
     environments[name] = {
       reachability: run.reachability?.[name] ?? null,
-      flows: run.results.filter((r) => r.environment === name).map((r) => flowView(base, run.id, r)),
+      flows: run.results.filter((r) => r.environment === name).map((r) => flowView(links, run.id, r)),
     };
   }
   return {
@@ -96,8 +96,7 @@ function attemptsView(attempts: AttemptCounts) {
   return { total, environments: attempts };
 }
 
-function flowView(base: string, runId: string, result: FlowResult) {
-  const links = linksFrom(base);
+function flowView(links: Links, runId: string, result: FlowResult) {
   return {
     flow: result.flow,
     file: result.file,

@@ -77,7 +77,7 @@ ${latest?.replica && html`<div><dt>Ran on</dt><dd><code>${latest.replica}</code>
 }
 
 /** Every run of the deployment: a superseded, interrupted or resumed one says so in its note. */
-export function runsTable(runs: readonly RunRecord[], paths: PagePaths): SafeHtml {
+function runsTable(runs: readonly RunRecord[], paths: PagePaths): SafeHtml {
   if (runs.length === 0) return html``;
   return html`<section aria-labelledby="runs-heading">
 <h2 id="runs-heading">Runs</h2>

@@ -42,7 +42,7 @@ const VERDICTS: Record<Verdict['kind'], Tone> = {
   inconclusive: { word: 'INCONCLUSIVE', tone: 'warn', mark: '?' },
 };
 
-export function verdictTone(kind: Verdict['kind']): Tone {
+function verdictTone(kind: Verdict['kind']): Tone {
   return VERDICTS[kind];
 }
 

@@ -12,7 +12,7 @@ import type { PagePaths } from './paths.ts';
 /** A login form is two short fields; anything bigger is not one. */
 export const LOGIN_BODY_LIMIT_BYTES = 8 * 1024;
 
-export const loginForm = z.object({
+const loginForm = z.object({
   token: z.string({ error: 'is required' }).min(1, { error: 'is required' }).max(1024, { error: 'must be at most 1024 characters' }),
   next: z.string().max(2048, { error: 'must be at most 2048 characters' }).optional(),
 });

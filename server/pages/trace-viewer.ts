@@ -38,7 +38,7 @@ export function traceViewerRoutes(options: { folder?: string } = {}): Router {
 }
 
 /** The viewer shipped with the Playwright that runs the flows, so it reads the traces that version writes. */
-export function traceViewerFolder(): string | undefined {
+function traceViewerFolder(): string | undefined {
   const require = createRequire(import.meta.url);
   const candidates = [
     () => createRequire(createRequire(require.resolve('@playwright/test')).resolve('playwright/package.json')).resolve('playwright-core/package.json'),
@@ -61,7 +61,7 @@ export function traceViewerFolder(): string | undefined {
  * a same-origin service worker and the data: frame the viewer draws into —
  * but still nothing from another origin, so a trace cannot phone home.
  */
-export function viewerPolicy(scriptHashes: readonly string[]): string {
+function viewerPolicy(scriptHashes: readonly string[]): string {
   return [
     "default-src 'self'",
     `script-src 'self'${scriptHashes.map((h) => ` '${h}'`).join('')}`,

@@ -6,25 +6,13 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { createStorageMetrics } from '../metrics/storage-metrics.ts';
-import { openStore, type Store } from '../store/store.ts';
-import type { RunEnd } from '../store/store.ts';
+import { openStore, type RunEnd, type Store } from '../store/store.ts';
+import { FAIL, PASS, result } from '../testing/history-fixtures.ts';
 import type { FlowResult, Verdict } from '../verdict/types.ts';
 import { createPruner, type PassReport } from './pruner.ts';
 
 const DAY = 86_400_000;
 const RETENTION_DAYS = 30;
-const PASS: Verdict = { kind: 'pass', reasons: [], flaky: [] };
-const FAIL: Verdict = { kind: 'fail', reasons: ['checkout failed'], failed: [{ flow: 'checkout', environment: 'canary' }] };
-
-const result = (environment: string, flow: string, outcome: FlowResult['outcome']): FlowResult => ({
-  environment,
-  flow,
-  file: 'shop.spec.ts',
-  outcome,
-  durationMs: 100,
-  retries: 0,
-  artifacts: [],
-});
 
 /**
  * A history with an injected "now": what goes and what stays is named for

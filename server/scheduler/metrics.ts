@@ -6,7 +6,7 @@ import { Counter, type Registry } from 'prom-client';
  * `claimed_elsewhere`: another replica sharing the store took the tick.
  */
 export type TickResult = 'started' | 'skipped' | 'missed' | 'claimed_elsewhere';
-export const TICK_RESULTS: readonly TickResult[] = ['started', 'skipped', 'missed', 'claimed_elsewhere'];
+const TICK_RESULTS = Object.keys({ started: 1, skipped: 1, missed: 1, claimed_elsewhere: 1 } satisfies Record<TickResult, 1>) as readonly TickResult[];
 
 export interface SchedulerMetrics {
   tick(schedule: string, result: TickResult): void;

@@ -96,6 +96,29 @@ export function createClaimLoop(deps: ClaimLoopDeps): ClaimLoop {
   };
 }
 
+/**
+ * One sweep's work for a claim loop: claims a batch and attempts each, until
+ * none is due or `stopped()`. Every claimed item is attempted, even when
+ * stopping: its lease would hold it back from the other replicas. The first
+ * refusal (the store would not record an outcome) ends the sweep once its
+ * batch has settled.
+ */
+export async function drainClaims<T>(
+  claim: () => Promise<readonly T[]>,
+  attempt: (item: T) => Promise<void>,
+  stopped: () => boolean,
+  afterBatch?: () => void,
+): Promise<void> {
+  while (!stopped()) {
+    const due = await claim();
+    if (due.length === 0) return;
+    const settled = await Promise.allSettled(due.map((item) => attempt(item)));
+    afterBatch?.();
+    const refused = settled.find((s) => s.status === 'rejected');
+    if (refused) throw refused.reason;
+  }
+}
+
 /** Real timers that never keep the process alive on their own. */
 export const realTimers: Timers = {
   set: (fn, ms) => setTimeout(fn, ms).unref(),

@@ -4,7 +4,7 @@ import type { DeploymentRecord } from '../verification/records.ts';
 import type { Store } from '../store/store.ts';
 import type { RunObserver } from '../verification/observer.ts';
 import type { Timers } from '../verification/settlement.ts';
-import { createClaimLoop, realTimers } from './claim-loop.ts';
+import { createClaimLoop, drainClaims, realTimers } from './claim-loop.ts';
 import type { RollbackConfig, WebhookConfig } from './config.ts';
 import { attemptDelivery, type AttemptOutcome, type Receiver } from './delivery.ts';
 import type { Outbox, Transition } from './outbox.ts';
@@ -156,16 +156,8 @@ export function createSignals(deps: SignalsDeps): Signals {
     outbox.pendingCount().then(metrics.outboxPending, () => undefined);
   }
 
-  async function sweep(): Promise<void> {
-    while (!stopped) {
-      const due = await outbox.claimDue(now(), BATCH, leaseMs);
-      if (due.length === 0) return;
-      // Every claimed signal is attempted, even when stopping: its lease would hold it back from the other replicas.
-      const settled = await Promise.allSettled(due.map((signal) => deliver(signal)));
-      countPending();
-      const refused = settled.find((s) => s.status === 'rejected');
-      if (refused) throw refused.reason;
-    }
+  function sweep(): Promise<void> {
+    return drainClaims(() => outbox.claimDue(now(), BATCH, leaseMs), deliver, () => stopped, countPending);
   }
 
   async function deliver(signal: SignalRecord & { payload: string }): Promise<void> {

@@ -5,6 +5,7 @@ import { isUniqueViolation, type Engine } from './engine.ts';
 import { newId } from './ids.ts';
 import { toDeployment, toRun } from './rows.ts';
 import { insertRun, OPEN_RUN } from './runs.ts';
+import { latestDeploymentRows } from './scans.ts';
 import type { Schema } from './schema.ts';
 import type { NewDeployment } from './store.ts';
 import { step, transaction } from './transaction.ts';
@@ -86,16 +87,6 @@ export function createDeployments(db: Kysely<Schema>, engine: Engine) {
         .execute();
       return rows.map(toDeployment);
     },
-    /** A loose scan of `deployments_environment`: one lookup per environment, not a subquery per deployment. */
-    latestDeployments: async () => {
-      const { rows } = await sql<Record<string, unknown>>`
-        WITH RECURSIVE e(value) AS (
-          SELECT MIN(environment) FROM deployments
-          UNION ALL SELECT (SELECT MIN(environment) FROM deployments WHERE environment > e.value) FROM e WHERE e.value IS NOT NULL)
-        SELECT d.* FROM e JOIN deployments d ON d.id = (
-          SELECT id FROM deployments WHERE environment = e.value ORDER BY created_at DESC, id DESC LIMIT 1)
-        WHERE e.value IS NOT NULL`.execute(db);
-      return rows.map(toDeployment);
-    },
+    latestDeployments: async () => (await latestDeploymentRows(db)).map(toDeployment),
   };
 }

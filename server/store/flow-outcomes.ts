@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { distinctValues } from './scans.ts';
 import type { LatestFlowOutcome } from './store.ts';
 import type { Schema } from './schema.ts';
 
@@ -24,14 +25,7 @@ export interface FlowOutcomeSource extends LatestFlowOutcome {
  * 50,000 results, and it grows with the history.
  */
 export function createFlowOutcomeSources(db: Kysely<Schema>): () => Promise<FlowOutcomeSource[]> {
-  const environments = async () => {
-    const { rows } = await sql<{ value: string }>`
-      WITH RECURSIVE e(value) AS (
-        SELECT MIN(environment) FROM flow_results
-        UNION ALL SELECT (SELECT MIN(environment) FROM flow_results WHERE environment > e.value) FROM e WHERE e.value IS NOT NULL)
-      SELECT value FROM e WHERE value IS NOT NULL`.execute(db);
-    return rows.map((r) => r.value);
-  };
+  const environments = () => distinctValues(db, 'flow_results', 'environment');
   const newestRun = async (environment: string) =>
     (
       await db

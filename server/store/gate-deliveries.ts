@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely';
 import { DELIVERY_RETENTION_MS, type Deliveries } from '../gates/deliveries.ts';
-import { affected, type Engine } from './engine.ts';
+import { affected } from './engine.ts';
 import { reading, writing } from './faults.ts';
 import type { Schema } from './schema.ts';
 
 /** Delivery ids the gates acted on; the same statements on both engines. */
-export function createGateDeliveryStore(db: Kysely<Schema>, _engine: Engine): Deliveries {
+export function createGateDeliveryStore(db: Kysely<Schema>): Deliveries {
   const prune = async (nowMs: number) => {
     const result = await db.deleteFrom('gate_deliveries').where('received_at', '<', nowMs - DELIVERY_RETENTION_MS).executeTakeFirst();
     return affected(result);

@@ -102,7 +102,7 @@ export function composeStore(db: Kysely<Schema>, engine: Engine, location: strin
     probeWrite: () => writing('write the readiness probe', () => health.probeWrite()),
     sizeBytes: () => reading('measure the database', () => health.sizeBytes()),
     outbox: createOutboxStore(db, engine),
-    gateDeliveries: createGateDeliveryStore(db, engine),
+    gateDeliveries: createGateDeliveryStore(db),
     githubStatuses: createGitHubStatusStore(db, engine),
     retention: createStoreRetention(db, engine),
     close: () => db.destroy(),

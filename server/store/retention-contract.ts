@@ -1,22 +1,12 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { FlowResult, Verdict } from '../verdict/types.ts';
+import { FAIL, PASS, result } from '../testing/history-fixtures.ts';
 import type { Store } from './store.ts';
 
 /** A lease no test outlives. */
 const HELD = 86_400_000;
 
-const PASS: Verdict = { kind: 'pass', reasons: [], flaky: [] };
-const FAIL: Verdict = { kind: 'fail', reasons: ['checkout failed'], failed: [{ flow: 'checkout', environment: 'canary' }] };
-const result = (environment: string, flow: string, outcome: FlowResult['outcome']): FlowResult => ({
-  environment,
-  flow,
-  file: 'shop.spec.ts',
-  outcome,
-  durationMs: 100,
-  retries: 0,
-  artifacts: [],
-});
 /** After every row this test wrote: the store stamps rows with its own clock. */
 const FUTURE = '2999-01-01T00:00:00.000Z';
 

@@ -1,8 +1,9 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { affected, skipLocked, type Engine } from './engine.ts';
 import { reading, writing } from './faults.ts';
 import { createFlowOutcomeSources } from './flow-outcomes.ts';
-import { distinctRunValues, lastJudged, TRIGGERS } from './scans.ts';
+import { ENDED_RUN } from './runs.ts';
+import { distinctValues, lastJudged, latestDeploymentRows, TRIGGERS } from './scans.ts';
 import type { Schema } from './schema.ts';
 import { step, transaction } from './transaction.ts';
 
@@ -38,7 +39,6 @@ export interface StoreRetention {
   existingRuns(ids: readonly string[]): Promise<Set<string>>;
 }
 
-const ENDED_RUN = ['done', 'cancelled', 'interrupted'] as const;
 /** Ids bound in one `IN (...)` list: well under both engines' limits on parameters. */
 const IDS_PER_QUERY = 500;
 
@@ -64,30 +64,18 @@ export function createStoreRetention(db: Kysely<Schema>, engine: Engine): StoreR
    */
   async function keptForRestart(): Promise<string[]> {
     const runs: (string | undefined)[] = [];
-    for (const target of await distinctRunValues(db, 'target')) {
+    for (const target of await distinctValues(db, 'runs', 'target')) {
       runs.push(await newestRunWhere('target', target));
       for (const trigger of TRIGGERS) runs.push((await lastJudged(db, target, trigger))?.id, (await lastJudged(db, target, trigger, true))?.id);
     }
-    for (const schedule of await distinctRunValues(db, 'schedule')) {
+    for (const schedule of await distinctValues(db, 'runs', 'schedule')) {
       runs.push(await newestRunWhere('schedule', schedule), await newestRunWhere('schedule', schedule, true));
     }
     return runs.filter((id): id is string => id !== undefined);
   }
 
-  /**
-   * The newest deployment of each environment, as `latestDeployments` picks
-   * it: a loose scan of deployments_environment, one lookup per environment.
-   */
-  async function keptDeployments(): Promise<string[]> {
-    const { rows } = await sql<{ id: string }>`
-      WITH RECURSIVE e(value) AS (
-        SELECT MIN(environment) FROM deployments
-        UNION ALL SELECT (SELECT MIN(environment) FROM deployments WHERE environment > e.value) FROM e WHERE e.value IS NOT NULL)
-      SELECT d.id FROM e JOIN deployments d ON d.id = (
-        SELECT id FROM deployments WHERE environment = e.value ORDER BY created_at DESC, id DESC LIMIT 1)
-      WHERE e.value IS NOT NULL`.execute(db);
-    return rows.map((r) => r.id);
-  }
+  /** The newest deployment of each environment, as `latestDeployments` picks it. */
+  const keptDeployments = async () => (await latestDeploymentRows(db)).map((r) => r.id as string);
 
   /** Every run of each environment's newest deployment: its page lists them all. */
   const runsOf = async (deployments: readonly string[]) =>

@@ -4,10 +4,6 @@ import type { DeploymentRecord, RunRecord, RunStatus, RunTrigger } from '../veri
 /** A row as either engine returns it (epoch-ms and counts are numbers on both: see `connection.ts`). */
 export type Row = Record<string, unknown>;
 
-export function maybe<T>(row: Row | undefined, map: (row: Row) => T): T | undefined {
-  return row ? map(row) : undefined;
-}
-
 export function optional<T>(value: unknown, map: (v: never) => T = (v) => v as T): T | undefined {
   return value === null || value === undefined ? undefined : map(value as never);
 }

@@ -13,14 +13,8 @@ export interface NewDeployment {
   readonly version: string;
 }
 
-export interface NewRun {
-  readonly deploymentId?: string;
-  readonly trigger: RunTrigger;
-  readonly target: string;
-  readonly environments: readonly string[];
-  readonly schedule?: string;
-  readonly grep?: string;
-}
+/** A run to queue: the fields of its record that the caller chooses. */
+export type NewRun = Pick<RunRecord, 'deploymentId' | 'trigger' | 'target' | 'environments' | 'schedule' | 'grep'>;
 
 export interface RunEnd {
   readonly status: Extract<RunStatus, 'done' | 'cancelled' | 'interrupted'>;

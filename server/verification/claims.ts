@@ -24,7 +24,6 @@ export interface ClaimLoopDeps {
   /** Starts a claimed run; must register it before returning, so `freeSlots` counts it. */
   readonly start: (run: RunRecord) => void;
   readonly logger: Logger;
-  readonly pollMs?: number;
 }
 
 export interface ClaimLoop {
@@ -82,7 +81,7 @@ export function createClaimLoop(deps: ClaimLoopDeps): ClaimLoop {
   return {
     wake,
     start() {
-      timer = setInterval(wake, deps.pollMs ?? CLAIM_POLL_MS);
+      timer = setInterval(wake, CLAIM_POLL_MS);
       timer.unref();
       wake();
     },

@@ -62,8 +62,6 @@ export interface VerifierDeps {
   readonly now?: () => number;
   /** How endings the store refused are retried; real timers by default. */
   readonly retry?: Pick<SettlerDeps, 'timers' | 'backoff'>;
-  /** How often waiters and the claim loop look at the store for what other replicas did, milliseconds. */
-  readonly pollMs?: number;
 }
 
 /** How often a waiter re-reads what it waits for, in case another replica ends it. */
@@ -85,7 +83,6 @@ interface Active {
 export function createVerifier(deps: VerifierDeps): Verifier {
   const { config, store, runner, logger } = deps;
   const now = deps.now ?? Date.now;
-  const pollMs = deps.pollMs ?? WAIT_POLL_MS;
   const notify = notifier(deps.observers ?? [], logger);
   const events = new EventEmitter();
   events.setMaxListeners(0);
@@ -124,7 +121,6 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     refused: (err) => settler.refused(err),
     start: startRun,
     logger,
-    ...(deps.pollMs !== undefined && { pollMs: deps.pollMs }),
   });
   const leases = createLeaseKeeper({
     store,
@@ -211,7 +207,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     const deadline = now() + timeoutMs;
     let current = await read();
     while (current !== undefined && !isDone(current) && !signal?.aborted && now() < deadline) {
-      const wait = AbortSignal.any([AbortSignal.timeout(Math.min(pollMs, Math.max(1, deadline - now()))), ...(signal ? [signal] : [])]);
+      const wait = AbortSignal.any([AbortSignal.timeout(Math.min(WAIT_POLL_MS, Math.max(1, deadline - now()))), ...(signal ? [signal] : [])]);
       try {
         await once(events, event, { signal: wait });
       } catch {
