@@ -187,12 +187,13 @@ describe('three replicas on one PostgreSQL', () => {
       const { body } = await api(replicas[2]!.url, 'GET', `/api/v1/deployments/${posted.body.id}`);
       return body.runs[0]?.status === 'running' ? true : undefined;
     });
+    for (const replica of replicas) assert.equal(replica.child.exitCode, null, `a replica exited before the outage:\n${replica.output().slice(-4000)}`);
     await pg.stopServer('immediate');
     try {
       for (const replica of replicas) {
         const ready = await waitFor('readyz to fail', async () => {
-          const res = await fetch(`${replica.url}/readyz`);
-          return res.status === 503 ? res : undefined;
+          const res = await readyz(replica);
+          return res?.status === 503 ? res : undefined;
         }, 30_000);
         assert.equal(ready.status, 503);
       }
@@ -203,7 +204,7 @@ describe('three replicas on one PostgreSQL', () => {
       await pg.startServer();
     }
     for (const replica of replicas) {
-      await waitFor('readyz to pass again', async () => ((await fetch(`${replica.url}/readyz`)).status === 200 ? true : undefined), 60_000);
+      await waitFor('readyz to pass again', async () => ((await readyz(replica))?.status === 200 ? true : undefined), 60_000);
     }
     const done = await api(replicas[0]!.url, 'GET', `/api/v1/deployments/${posted.body.id}?wait=180`);
     assert.equal(done.body.status, 'done', JSON.stringify(done.body));
@@ -235,6 +236,20 @@ describe('three replicas on one PostgreSQL', () => {
     const inWindow = body.runs.filter((r: { createdAt: string }) => Date.parse(r.createdAt) >= from && Date.parse(r.createdAt) < to);
     assert.ok(inWindow.length >= 1 && inWindow.length <= 7, `${inWindow.length} runs: ${JSON.stringify(inWindow.map((r: { createdAt: string }) => r.createdAt))}`);
   });
+
+  /**
+   * The replica's /readyz, or undefined when the request failed on the way (a kept-alive
+   * socket the replica closed just then); a replica that exited fails the test with its log.
+   */
+  async function readyz(replica: Replica): Promise<Response | undefined> {
+    try {
+      return await fetch(`${replica.url}/readyz`);
+    } catch (err) {
+      const alive = replica.child.exitCode === null && replica.child.signalCode === null;
+      assert.ok(alive, `${replica.url} exited (${String(err)}):\n${replica.output().slice(-6000)}`);
+      return undefined;
+    }
+  }
 
   /** `smoke_schedule_ticks_total{schedule="pulse"}` summed over the replicas, by result. */
   async function ticks(): Promise<Map<string, number>> {

@@ -41,7 +41,7 @@ export function connectSqlite(file: string): { db: Kysely<Schema>; raw: Database
 /**
  * A pool of PostgreSQL connections. Numbers are parsed per pool, not through
  * the global `pg.types`, so nothing else in the process changes. An idle
- * connection's error (the server restarting) is handed to `onIdleError`:
+ * or checked-out connection's error (the server restarting) is handed to `onIdleError`:
  * unhandled, the pool would throw it as an 'error' event and end the process;
  * the pool drops that connection and the next query opens a new one.
  */
@@ -61,6 +61,10 @@ export function connectPostgres(url: string, onIdleError: (err: Error) => void =
     },
   });
   pool.on('error', onIdleError);
+  // A connection checked out when the server goes away (a transaction between two statements)
+  // also emits 'error', outside any query, where the pool's own listener is not attached:
+  // without this one it would end the process. The query in progress rejects as usual.
+  pool.on('connect', (client) => client.on('error', onIdleError));
   return { db: new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) }), pool };
 }
 
